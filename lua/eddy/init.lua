@@ -1,0 +1,304 @@
+-- eddy: the job DSL.
+--
+-- A job file builds a job with eddy.job{...}, adds sources, chains
+-- operators on streams and ends them in sinks, then returns the job. Nothing
+-- runs here: job:plan() hands the C core a plain table of nodes in creation
+-- order (so every node's inputs come before it and the graph is acyclic).
+-- Mistakes are reported with the job file's line.
+
+local core = require("eddy.core")
+
+local eddy = {
+  null = core.null,
+  version = core.version,
+  array = core.array,
+  json = { encode = core.json_encode, decode = core.json_decode },
+  source = {},
+  sink = {},
+}
+
+local this_file = debug.getinfo(1, "S").source
+
+-- file:line of the first caller outside this module.
+local function caller()
+  for level = 2, 50 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source ~= this_file and info.what ~= "C" then
+      local src = info.source:gsub("^@", "")
+      return src .. ":" .. (info.currentline or 0)
+    end
+  end
+  return "?"
+end
+
+local function fail(msg)
+  error(caller() .. ": " .. msg, 0)
+end
+
+local function check_fields(what, t, allowed)
+  if type(t) ~= "table" then fail(what .. " expects a table of options") end
+  for k in pairs(t) do
+    if not allowed[k] then
+      local names = {}
+      for name in pairs(allowed) do names[#names + 1] = name end
+      table.sort(names)
+      fail(string.format("%s: unknown option '%s' (known: %s)", what,
+        tostring(k), table.concat(names, ", ")))
+    end
+  end
+end
+
+local function check_type(what, v, ty, optional)
+  if v == nil and optional then return end
+  if type(v) ~= ty then
+    fail(string.format("%s must be a %s, got %s", what, ty, type(v)))
+  end
+end
+
+local function check_format(what, f)
+  if f ~= nil and f ~= "json" and f ~= "lines" then
+    fail(what .. ": format must be \"json\" or \"lines\", got " .. tostring(f))
+  end
+end
+
+local function set(...)
+  local s = {}
+  for _, k in ipairs({ ... }) do s[k] = true end
+  return s
+end
+
+-- Sources -----------------------------------------------------------------
+
+local common_source = { "format", "event_time", "max_out_of_orderness_ms",
+  "idle_timeout_ms", "max_line_bytes" }
+
+local function source_spec(kind, opts, extra)
+  local allowed = set(table.unpack(common_source))
+  for _, k in ipairs(extra) do allowed[k] = true end
+  local what = "eddy.source." .. kind
+  check_fields(what, opts or {}, allowed)
+  opts = opts or {}
+  check_format(what, opts.format)
+  local et = opts.event_time
+  if et ~= nil and type(et) ~= "string" and type(et) ~= "function" then
+    fail(what .. ": event_time must be a field name or a function")
+  end
+  check_type(what .. ": max_line_bytes", opts.max_line_bytes, "number", true)
+  local spec = { kind = kind }
+  for k, v in pairs(opts) do spec[k] = v end
+  return setmetatable(spec, { __name = "eddy.source" })
+end
+
+function eddy.source.file(opts)
+  local s = source_spec("file", opts, { "path", "follow" })
+  check_type("eddy.source.file: path", s.path, "string")
+  return s
+end
+
+function eddy.source.stdin(opts)
+  return source_spec("stdin", opts, {})
+end
+
+function eddy.source.tcp(opts)
+  local s = source_spec("tcp", opts, { "host", "port" })
+  if math.type(s.port) ~= "integer" then
+    fail("eddy.source.tcp: port must be an integer")
+  end
+  return s
+end
+
+function eddy.source.script(opts)
+  local s = source_spec("script", opts, { "path", "interval_ms" })
+  check_type("eddy.source.script: path", s.path, "string")
+  check_type("eddy.source.script: interval_ms", s.interval_ms, "number", true)
+  return s
+end
+
+-- Sinks -------------------------------------------------------------------
+
+function eddy.sink.file(opts)
+  check_fields("eddy.sink.file", opts, set("path", "format", "name"))
+  check_type("eddy.sink.file: path", opts.path, "string")
+  check_format("eddy.sink.file", opts.format)
+  return { kind = "file", path = opts.path, format = opts.format or "json",
+           name = opts.name }
+end
+
+function eddy.sink.stdout(opts)
+  opts = opts or {}
+  check_fields("eddy.sink.stdout", opts, set("format", "name"))
+  check_format("eddy.sink.stdout", opts.format)
+  return { kind = "stdout", format = opts.format or "json", name = opts.name }
+end
+
+-- Streams -----------------------------------------------------------------
+
+local Stream = {}
+Stream.__index = Stream
+Stream.__name = "eddy.stream"
+
+local function stream(job, ports, key, op_id)
+  return setmetatable({ _job = job, _ports = ports, _key = key,
+                        _op_id = op_id }, Stream)
+end
+
+local function is_stream(s) return getmetatable(s) == Stream end
+
+local function basename(path)
+  return (path:match("([^/]+)$") or path):gsub("%.[^.]*$", "")
+end
+
+-- A name unique among the job's nodes of one type.
+local function unique(job, ty, name)
+  local used = job._names[ty]
+  if not used[name] then used[name] = true; return name end
+  for i = 2, math.huge do
+    local n = name .. "_" .. i
+    if not used[n] then used[n] = true; return n end
+  end
+end
+
+local function add_node(job, node)
+  node.id = #job._nodes + 1
+  node.where = caller()
+  job._nodes[node.id] = node
+  return node
+end
+
+local op_options = set("name", "on_error")
+local policies = set("fail", "skip", "dead_letter")
+
+local function add_operator(self, kind, op, opts)
+  if not is_stream(self) then fail(kind .. ": call it as stream:" .. kind .. "(...)") end
+  opts = opts or {}
+  check_fields("stream:" .. kind, opts, op_options)
+  if type(op) ~= "string" and type(op) ~= "function" then
+    fail(kind .. ": the operator must be a script path or a function, got "
+      .. type(op))
+  end
+  if opts.on_error ~= nil and not policies[opts.on_error] then
+    fail(kind .. ": on_error must be \"fail\", \"skip\" or \"dead_letter\"")
+  end
+  check_type(kind .. ": name", opts.name, "string", true)
+  local job = self._job
+  local name = opts.name
+  if name and job._names.operator[name] then
+    fail(kind .. ": there is already an operator named '" .. name .. "'")
+  end
+  name = unique(job, "operator", name or (type(op) == "string" and basename(op) or kind))
+  local node = add_node(job, {
+    type = "operator", kind = kind, name = name,
+    script = type(op) == "string" and op or nil,
+    fn = type(op) == "function" and op or nil,
+    key = self._key, on_error = opts.on_error, inputs = self._ports,
+  })
+  return stream(job, { { id = node.id } }, nil, node.id)
+end
+
+function Stream:map(op, opts) return add_operator(self, "map", op, opts) end
+function Stream:filter(op, opts) return add_operator(self, "filter", op, opts) end
+function Stream:flat_map(op, opts) return add_operator(self, "flat_map", op, opts) end
+function Stream:process(op, opts) return add_operator(self, "process", op, opts) end
+
+function Stream:key_by(key)
+  if type(key) ~= "string" and type(key) ~= "function" then
+    fail("key_by expects a field name or a function, got " .. type(key))
+  end
+  return stream(self._job, self._ports, key, nil)
+end
+
+function Stream:union(...)
+  local ports = {}
+  for _, p in ipairs(self._ports) do ports[#ports + 1] = p end
+  for i = 1, select("#", ...) do
+    local other = select(i, ...)
+    if not is_stream(other) or other._job ~= self._job then
+      fail("union: argument " .. i .. " is not a stream of this job")
+    end
+    for _, p in ipairs(other._ports) do ports[#ports + 1] = p end
+  end
+  return stream(self._job, ports, nil, nil)
+end
+
+function Stream:side(name)
+  check_type("side: name", name, "string")
+  if not self._op_id then
+    fail("side: only an operator's stream has side outputs")
+  end
+  return stream(self._job, { { id = self._op_id, side = name } }, nil, nil)
+end
+
+function Stream:sink(spec)
+  if type(spec) ~= "table" or (spec.kind ~= "file" and spec.kind ~= "stdout") then
+    fail("sink expects eddy.sink.file{...} or eddy.sink.stdout{...}")
+  end
+  local job = self._job
+  local name = spec.name or (spec.path and basename(spec.path)) or spec.kind
+  local node = add_node(job, {
+    type = "sink", kind = spec.kind, path = spec.path, format = spec.format,
+    name = unique(job, "sink", name), inputs = self._ports,
+  })
+  return self
+end
+
+-- Jobs --------------------------------------------------------------------
+
+local Job = {}
+Job.__index = Job
+Job.__name = "eddy.job"
+
+local job_options = set("name", "checkpoint", "restart", "limits",
+  "poison_after", "max_error_ratio", "error_window_ms")
+
+function eddy.job(opts)
+  opts = opts or {}
+  check_fields("eddy.job", opts, job_options)
+  local name = opts.name or "job"
+  check_type("eddy.job: name", name, "string")
+  if not name:match("^[%w_.%-]+$") then
+    fail("eddy.job: name may hold letters, digits, '_', '.' and '-' only")
+  end
+  if opts.limits ~= nil then
+    check_fields("eddy.job: limits", opts.limits, set("event_ms", "memory_mb"))
+  end
+  return setmetatable({ _opts = opts, _name = name, _nodes = {},
+    _names = { source = {}, operator = {}, sink = {} } }, Job)
+end
+
+function Job:source(name, spec)
+  check_type("source: name", name, "string")
+  if getmetatable(spec) == nil or getmetatable(spec).__name ~= "eddy.source" then
+    fail("source expects eddy.source.file{...}, .stdin, .tcp or .script")
+  end
+  if self._names.source[name] then
+    fail("source: there is already a source named '" .. name .. "'")
+  end
+  self._names.source[name] = true
+  local node = { type = "source", name = name }
+  for k, v in pairs(spec) do node[k] = v end
+  add_node(self, node)
+  return stream(self, { { id = node.id } }, nil, nil)
+end
+
+function Job:dead_letter(spec)
+  if type(spec) ~= "table" or spec.kind ~= "file" then
+    fail("dead_letter expects eddy.sink.file{...}")
+  end
+  self._dead_letter = { kind = "file", path = spec.path, format = "json",
+                        name = spec.name or "dead_letters" }
+  return self
+end
+
+-- The plain description the C core builds the dataflow from.
+function Job:plan()
+  local o = self._opts
+  return {
+    name = self._name, nodes = self._nodes, dead_letter = self._dead_letter,
+    limits = o.limits, checkpoint = o.checkpoint, restart = o.restart,
+    poison_after = o.poison_after, max_error_ratio = o.max_error_ratio,
+    error_window_ms = o.error_window_ms,
+  }
+end
+
+return eddy

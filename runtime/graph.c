@@ -1,0 +1,204 @@
+/* graph.c - builds and drives the dataflow described by a job's plan.
+ *
+ * The plan is a list of nodes in creation order (the job DSL guarantees
+ * that a node's inputs come before it, so the graph is acyclic). Each plan
+ * node becomes a source, an operator or a sink, and its inputs become
+ * edges. Errors name the job file line that declared the node. The graph
+ * owns every source, operator and sink it built. */
+#include "graph.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "operator.h"
+#include "sink.h"
+#include "source.h"
+
+struct eddy_graph {
+    eddy_job *job;
+    eddy_source **sources;
+    eddy_op **ops;
+    eddy_sink **sinks;
+    int nsources, nops, nsinks;
+    eddy_node **byid; /* plan id -> node, for wiring */
+    int nids;
+};
+
+static int push_ptr(void *arr, int *n, void *p) {
+    void ***a = arr;
+    void **na = realloc(*a, (size_t)(*n + 1) * sizeof *na);
+    if (na == NULL) return -1;
+    na[(*n)++] = p;
+    *a = na;
+    return 0;
+}
+
+/* Connects the inputs listed in the node description at desc to to. */
+static int wire(eddy_graph *g, lua_State *L, int desc, eddy_node *to,
+                char *err, size_t errlen) {
+    lua_getfield(L, desc, "inputs");
+    int n = (int)lua_rawlen(L, -1), rc = 0;
+    for (int i = 1; i <= n && rc == 0; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_getfield(L, -1, "id");
+        lua_getfield(L, -2, "side");
+        /* stack: inputs input id side */
+        int id = (int)lua_tointeger(L, -2);
+        const char *side = lua_tostring(L, -1);
+        if (id < 1 || id > g->nids || g->byid[id - 1] == NULL) {
+            snprintf(err, errlen, "input %d is not a node of this job", id);
+            rc = -1;
+        } else if (eddy_node_connect(g->byid[id - 1], side, to) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* Builds one plan node (at desc) and returns its graph node. */
+static eddy_node *build_node(eddy_graph *g, lua_State *L, int desc,
+                             const char *dir, char *err, size_t errlen) {
+    lua_getfield(L, desc, "type");
+    const char *type = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the string stays alive in desc */
+    if (type && strcmp(type, "source") == 0) {
+        eddy_source *s = eddy_source_new(g->job, L, desc, dir, err, errlen);
+        if (s == NULL || push_ptr(&g->sources, &g->nsources, s) != 0) return NULL;
+        return eddy_source_node(s);
+    }
+    if (type && strcmp(type, "operator") == 0) {
+        eddy_op *op = eddy_op_new(g->job, L, desc, err, errlen);
+        if (op == NULL || push_ptr(&g->ops, &g->nops, op) != 0) return NULL;
+        return eddy_op_node(op);
+    }
+    if (type && strcmp(type, "sink") == 0) {
+        eddy_sink *s = eddy_sink_new(g->job, L, desc, dir, err, errlen);
+        if (s == NULL || push_ptr(&g->sinks, &g->nsinks, s) != 0) return NULL;
+        return eddy_sink_node(s);
+    }
+    snprintf(err, errlen, "unknown node type %s", type ? type : "(none)");
+    return NULL;
+}
+
+/* Prefixes err with the plan node's where ("job.lua:12: "). */
+static void locate(lua_State *L, int desc, char *err, size_t errlen) {
+    lua_getfield(L, desc, "where");
+    const char *where = lua_tostring(L, -1);
+    if (where && strncmp(err, where, strlen(where)) != 0) {
+        char tmp[2048];
+        snprintf(tmp, sizeof tmp, "%s: %s", where, err);
+        snprintf(err, errlen, "%s", tmp);
+    }
+    lua_pop(L, 1);
+}
+
+eddy_graph *eddy_graph_build(eddy_job *job, lua_State *L, int plan,
+                             const char *dir, char *err, size_t errlen) {
+    eddy_graph *g = calloc(1, sizeof *g);
+    if (g == NULL) return NULL;
+    g->job = job;
+    lua_getfield(L, plan, "nodes");
+    g->nids = (int)lua_rawlen(L, -1);
+    g->byid = calloc((size_t)g->nids + 1, sizeof *g->byid);
+    int rc = g->byid ? 0 : -1;
+    for (int i = 1; i <= g->nids && rc == 0; i++) {
+        lua_rawgeti(L, -1, i);
+        int desc = lua_gettop(L);
+        err[0] = '\0';
+        eddy_node *n = build_node(g, L, desc, dir, err, errlen);
+        if (n == NULL || wire(g, L, desc, n, err, errlen) != 0) {
+            if (err[0] == '\0') snprintf(err, errlen, "out of memory");
+            locate(L, desc, err, errlen);
+            rc = -1;
+        } else {
+            g->byid[i - 1] = n;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (rc != 0) {
+        eddy_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void eddy_graph_free(eddy_graph *g) {
+    if (g == NULL) return;
+    for (int i = 0; i < g->nsources; i++) eddy_source_free(g->sources[i]);
+    for (int i = 0; i < g->nops; i++) eddy_op_free(g->ops[i]);
+    for (int i = 0; i < g->nsinks; i++) eddy_sink_free(g->sinks[i]);
+    free(g->sources);
+    free(g->ops);
+    free(g->sinks);
+    free(g->byid);
+    free(g);
+}
+
+int eddy_graph_start(eddy_graph *g, char *err, size_t errlen) {
+    for (int i = 0; i < g->nops; i++)
+        if (eddy_op_open(g->ops[i]) != 0) {
+            snprintf(err, errlen, "operator %s: open failed",
+                     eddy_op_name(g->ops[i]));
+            return -1;
+        }
+    for (int i = 0; i < g->nsources; i++)
+        if (eddy_source_start(g->sources[i], err, errlen) != 0) return -1;
+    return 0;
+}
+
+void eddy_graph_stop_sources(eddy_graph *g) {
+    for (int i = 0; i < g->nsources; i++) eddy_source_stop(g->sources[i]);
+}
+
+int eddy_graph_drained(const eddy_graph *g) {
+    for (int i = 0; i < g->nsources; i++)
+        if (!eddy_source_is_done(g->sources[i])) return 0;
+    return 1;
+}
+
+int eddy_graph_flush(eddy_graph *g, char *err, size_t errlen) {
+    int rc = 0;
+    for (int i = 0; i < g->nsinks; i++)
+        if (eddy_sink_flush(g->sinks[i], err, errlen) != 0) rc = -1;
+    return rc;
+}
+
+int eddy_graph_close(eddy_graph *g, char *err, size_t errlen) {
+    for (int i = 0; i < g->nops; i++) eddy_op_close(g->ops[i]);
+    int rc = 0;
+    for (int i = 0; i < g->nsinks; i++)
+        if (eddy_sink_sync(g->sinks[i], err, errlen) != 0) rc = -1;
+    return rc;
+}
+
+void eddy_graph_log_summary(const eddy_graph *g) {
+    for (int i = 0; i < g->nsources; i++)
+        eddy_info("source %s: %llu events, %llu bad lines",
+                  eddy_source_name(g->sources[i]),
+                  eddy_source_count(g->sources[i]),
+                  eddy_source_bad(g->sources[i]));
+    for (int i = 0; i < g->nops; i++) {
+        eddy_op_stats st;
+        eddy_op_get_stats(g->ops[i], &st);
+        eddy_info("operator %s: %llu in, %llu out, %llu errors (%llu skipped, "
+                  "%llu dead letters)", eddy_op_name(g->ops[i]), st.in, st.out,
+                  st.errors, st.skipped, st.dead_letters);
+    }
+}
+
+struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path) {
+    for (int i = 0; i < g->nsinks; i++) {
+        const char *p = eddy_sink_path(g->sinks[i]);
+        if (strcmp(eddy_sink_name(g->sinks[i]), name_or_path) == 0 ||
+            (p && strcmp(p, name_or_path) == 0))
+            return g->sinks[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,34 @@
+/* graph.h - the dataflow of a job: its sources, operators and sinks. */
+#ifndef EDDY_GRAPH_H
+#define EDDY_GRAPH_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "job.h"
+
+typedef struct eddy_graph eddy_graph;
+
+/* Builds the graph from the plan table at index plan (what the job DSL's
+ * job:plan() returns). Relative paths resolve against dir. NULL with err
+ * ("job.lua:12: ...") on failure. [-0, +0, -] */
+eddy_graph *eddy_graph_build(eddy_job *job, lua_State *L, int plan,
+                             const char *dir, char *err, size_t errlen);
+void eddy_graph_free(eddy_graph *g);
+
+/* Opens every operator (open hooks) and starts every source: 0 or -1. */
+int eddy_graph_start(eddy_graph *g, char *err, size_t errlen);
+/* Stops reading from all sources. */
+void eddy_graph_stop_sources(eddy_graph *g);
+/* Whether every source has finished. */
+int eddy_graph_drained(const eddy_graph *g);
+/* Writes every sink's buffer: 0, or -1 with err. */
+int eddy_graph_flush(eddy_graph *g, char *err, size_t errlen);
+/* Runs close hooks and makes file sinks durable. */
+int eddy_graph_close(eddy_graph *g, char *err, size_t errlen);
+/* Logs a one-line summary per source and operator at info level. */
+void eddy_graph_log_summary(const eddy_graph *g);
+/* Finds a sink by name or path (NULL if none). */
+struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path);
+
+#endif

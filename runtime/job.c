@@ -1,0 +1,409 @@
+/* job.c - a job's life: load, run on the loop, stop, report.
+ *
+ * Loading runs the job file (the eddy DSL builds a plan table), then
+ * builds the graph from the plan. Running starts the sources on one libev
+ * loop; the loop ends when every bounded source is drained, on SIGINT or
+ * SIGTERM (stop reading, finish the event in hand), or when the job fails.
+ * Sinks are flushed every loop iteration and made durable at the end.
+ * The job owns the vm, the loop, the graph and the dead-letter sink. */
+#include "job.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coremod.h"
+#include "graph.h"
+#include "log.h"
+#include "sink.h"
+
+struct eddy_job {
+    eddy_vm *vm;
+    struct ev_loop *loop;
+    eddy_clock *clock;
+    eddy_graph *graph;
+    char *name, *dir, *state_dir, *dlq_path;
+    eddy_sink *dlq;
+    int dlq_failed, lock_fd;
+    int failed, stopping;
+    char failure[8192];
+    const char *origin_src;
+    uint64_t origin_pos;
+    int has_ts;
+    int64_t ts;
+    unsigned long long dead_letters;
+    ev_signal sigint, sigterm;
+    ev_prepare flush;
+};
+
+eddy_vm *eddy_job_vm(eddy_job *job) { return job->vm; }
+struct ev_loop *eddy_job_loop(eddy_job *job) { return job->loop; }
+eddy_clock *eddy_job_clock(eddy_job *job) { return job->clock; }
+const char *eddy_job_name(const eddy_job *job) { return job->name; }
+const char *eddy_job_dir(const eddy_job *job) { return job->dir; }
+int eddy_job_failed(const eddy_job *job) { return job->failed; }
+int eddy_job_stopping(const eddy_job *job) { return job->stopping; }
+
+void eddy_job_fail(eddy_job *job, const char *fmt, ...) {
+    if (job->failed) return;
+    job->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job->failure, sizeof job->failure, fmt, ap);
+    va_end(ap);
+    if (job->loop) ev_break(job->loop, EVBREAK_ALL);
+}
+
+void eddy_job_stop(eddy_job *job) {
+    job->stopping = 1;
+    if (job->loop) ev_break(job->loop, EVBREAK_ALL);
+}
+
+void eddy_job_set_origin(eddy_job *job, const char *source, uint64_t pos) {
+    job->origin_src = source;
+    job->origin_pos = pos;
+}
+
+void eddy_job_origin(const eddy_job *job, const char **source, uint64_t *pos) {
+    *source = job->origin_src;
+    *pos = job->origin_pos;
+}
+
+int eddy_job_timestamp(const eddy_job *job, int64_t *ts) {
+    *ts = job->ts;
+    return job->has_ts;
+}
+
+void eddy_job_set_timestamp(eddy_job *job, int has, int64_t ts) {
+    job->has_ts = has;
+    job->ts = ts;
+}
+
+void eddy_job_source_done(eddy_job *job) {
+    if (job->graph && eddy_graph_drained(job->graph) && job->loop)
+        ev_break(job->loop, EVBREAK_ALL);
+}
+
+/* mkdir -p; 0 or -1 with errno. */
+static int mkdirs(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- dead letters ------------------------------------------------------ */
+
+static eddy_sink *dlq_sink(eddy_job *job) {
+    if (job->dlq || job->dlq_failed) return job->dlq;
+    char err[512];
+    if (job->dlq_path == NULL) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/dead-letters.ndjson", job->state_dir);
+        job->dlq_path = strdup(p);
+        mkdirs(job->state_dir);
+    }
+    job->dlq = eddy_sink_new_file(job, "dead_letters", job->dlq_path, err,
+                                  sizeof err);
+    if (job->dlq == NULL) {
+        job->dlq_failed = 1;
+        eddy_job_fail(job, "dead letters: %s", err);
+    }
+    return job->dlq;
+}
+
+/* Pushes the dead-letter record as a table. [-0, +1, m] */
+static void dlq_record(eddy_job *job, lua_State *L, const char *error,
+                       const char *op, int key_idx, int ev_idx,
+                       const char *raw, size_t rawlen) {
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, error);
+    lua_setfield(L, -2, "error");
+    if (op) lua_pushstring(L, op), lua_setfield(L, -2, "operator");
+    if (key_idx) lua_pushvalue(L, key_idx), lua_setfield(L, -2, "key");
+    if (job->origin_src)
+        lua_pushstring(L, job->origin_src), lua_setfield(L, -2, "source");
+    lua_pushinteger(L, (lua_Integer)job->origin_pos);
+    lua_setfield(L, -2, "position");
+    if (ev_idx)
+        lua_pushvalue(L, ev_idx), lua_setfield(L, -2, "event");
+    else
+        lua_pushlstring(L, raw ? raw : "", rawlen), lua_setfield(L, -2, "raw");
+}
+
+void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,
+                          lua_State *L, int key_idx, int ev_idx,
+                          const char *raw, size_t rawlen) {
+    job->dead_letters++;
+    eddy_sink *s = dlq_sink(job);
+    if (s == NULL) return;
+    if (key_idx) key_idx = lua_absindex(L, key_idx);
+    if (ev_idx) ev_idx = lua_absindex(L, ev_idx);
+    char err[256];
+    dlq_record(job, L, error, op, key_idx, ev_idx, raw, rawlen);
+    if (eddy_sink_write(s, L, -1, err, sizeof err) != 0) {
+        /* the event itself cannot be written: keep its printable form */
+        luaL_tolstring(L, ev_idx ? ev_idx : key_idx, NULL);
+        lua_setfield(L, -2, "event");
+        lua_pushstring(L, err);
+        lua_setfield(L, -2, "event_error");
+        if (eddy_sink_write(s, L, -1, err, sizeof err) != 0)
+            eddy_job_fail(job, "dead letters: %s", err);
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+/* Puts the eddy modules, the job's directory and eddy.core on the paths.
+ * [-0, +0, m] */
+static void set_paths(lua_State *L, const char *lua_dir, const char *job_dir) {
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    /* stack: package path */
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s/?/init.lua;%s",
+                    lua_dir, lua_dir, job_dir, job_dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, eddy_open_core);
+    lua_setfield(L, -2, "eddy.core");
+    lua_pop(L, 2);
+}
+
+/* Reads job-wide options from the plan at index plan. */
+static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
+                        size_t errlen) {
+    lua_getfield(L, plan, "name");
+    job->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "job");
+    lua_getfield(L, plan, "limits");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lua_getfield(L, -1, "event_ms");
+    lua_getfield(L, -2, "memory_mb");
+    /* stack: name limits event_ms memory_mb */
+    int64_t event_ms = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 10000;
+    lua_Integer mem = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 4);
+    if (eddy_vm_set_limits(job->vm, event_ms, (size_t)mem << 20) != 0) {
+        snprintf(err, errlen, "cannot start the limits watchdog");
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the job file and leaves its plan on the stack. [-0, +(1|0), -] */
+static int run_job_file(eddy_job *job, const char *path, char *err,
+                        size_t errlen) {
+    lua_State *L = eddy_vm_state(job->vm);
+    if (eddy_vm_load_file(job->vm, path) != 0 ||
+        eddy_vm_call(job->vm, 0, 1) != 0) {
+        snprintf(err, errlen, "%s", eddy_vm_error(job->vm));
+        return -1;
+    }
+    /* stack: job */
+    if (!lua_istable(L, -1) || lua_getfield(L, -1, "plan") != LUA_TFUNCTION) {
+        if (lua_istable(L, -1)) lua_pop(L, 1);
+        lua_pop(L, 1);
+        snprintf(err, errlen, "%s: the job file must return a job "
+                 "(return eddy.job{...})", path);
+        return -1;
+    }
+    lua_insert(L, -2);
+    /* stack: plan_fn job */
+    if (eddy_vm_call(job->vm, 1, 1) != 0) {
+        snprintf(err, errlen, "%s", eddy_vm_error(job->vm));
+        return -1;
+    }
+    return 0;
+}
+
+static char *dir_of(const char *path) {
+    char *abs = realpath(path, NULL);
+    if (abs == NULL) return NULL;
+    char *slash = strrchr(abs, '/');
+    if (slash == abs) slash[1] = '\0';
+    else *slash = '\0';
+    return abs;
+}
+
+/* Opens the dead-letter sink the job named with job:dead_letter(sink). */
+static int open_dlq(eddy_job *job, lua_State *L, int plan, char *err,
+                    size_t errlen) {
+    lua_getfield(L, plan, "dead_letter");
+    int rc = 0;
+    if (lua_istable(L, -1)) {
+        job->dlq = eddy_sink_new(job, L, lua_gettop(L), job->dir, err, errlen);
+        rc = job->dlq ? 0 : -1;
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
+static int load_plan(eddy_job *job, const eddy_job_config *cfg, char *err,
+                     size_t errlen) {
+    lua_State *L = eddy_vm_state(job->vm);
+    set_paths(L, cfg->lua_dir, job->dir);
+    if (run_job_file(job, cfg->job_file, err, errlen) != 0) return -1;
+    int plan = lua_gettop(L);
+    int rc = read_options(job, L, plan, err, errlen);
+    if (rc == 0) {
+        char sd[4096];
+        if (cfg->state_dir)
+            snprintf(sd, sizeof sd, "%s", cfg->state_dir);
+        else
+            snprintf(sd, sizeof sd, "eddy-state/%s", job->name);
+        job->state_dir = strdup(sd);
+        job->graph = eddy_graph_build(job, L, plan, job->dir, err, errlen);
+        rc = job->graph ? 0 : -1;
+    }
+    if (rc == 0 && !cfg->check_only) rc = open_dlq(job, L, plan, err, errlen);
+    lua_pop(L, 1);
+    return rc;
+}
+
+eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen) {
+    eddy_job *job = calloc(1, sizeof *job);
+    if (job == NULL) return NULL;
+    job->lock_fd = -1;
+    job->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    job->vm = eddy_vm_new();
+    job->dir = dir_of(cfg->job_file);
+    if (job->dir == NULL) {
+        snprintf(err, errlen, "%s: %s", cfg->job_file, strerror(errno));
+        eddy_job_free(job);
+        return NULL;
+    }
+    job->clock = job->loop ? eddy_clock_new_real(job->loop) : NULL;
+    if (!job->loop || !job->vm || !job->clock) {
+        snprintf(err, errlen, "out of memory");
+        eddy_job_free(job);
+        return NULL;
+    }
+    eddy_vm_set_limits(job->vm, 10000, 0);
+    if (load_plan(job, cfg, err, errlen) != 0) {
+        eddy_job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+/* Takes an exclusive lock on the state dir: two jobs must never share it. */
+static int lock_state_dir(eddy_job *job, char *err, size_t errlen) {
+    char p[4096];
+    if (mkdirs(job->state_dir) != 0) {
+        snprintf(err, errlen, "state dir %s: %s", job->state_dir,
+                 strerror(errno));
+        return -1;
+    }
+    snprintf(p, sizeof p, "%s/eddy.lock", job->state_dir);
+    job->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (job->lock_fd < 0 || flock(job->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "state dir %s is locked by another eddy "
+                 "process (%s)", job->state_dir,
+                 job->lock_fd < 0 ? strerror(errno) : "flock");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+    eddy_job *job = w->data;
+    eddy_info("signal %d: stopping after the event in hand", w->signum);
+    eddy_graph_stop_sources(job->graph);
+    eddy_job_stop(job);
+}
+
+/* Before the loop waits: write what the sinks buffered. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
+    eddy_job *job = w->data;
+    char err[512];
+    if (eddy_graph_flush(job->graph, err, sizeof err) != 0)
+        eddy_job_fail(job, "%s", err);
+    if (job->dlq && eddy_sink_flush(job->dlq, err, sizeof err) != 0)
+        eddy_job_fail(job, "dead letters: %s", err);
+}
+
+static void watch_signals(eddy_job *job) {
+    ev_signal_init(&job->sigint, on_stop_signal, SIGINT);
+    ev_signal_init(&job->sigterm, on_stop_signal, SIGTERM);
+    ev_prepare_init(&job->flush, on_prepare);
+    job->sigint.data = job->sigterm.data = job->flush.data = job;
+    ev_signal_start(job->loop, &job->sigint);
+    ev_signal_start(job->loop, &job->sigterm);
+    ev_prepare_start(job->loop, &job->flush);
+    ev_unref(job->loop); /* signals alone do not keep the loop alive */
+    ev_unref(job->loop);
+    ev_unref(job->loop);
+}
+
+/* Ends the run: close hooks, durable sinks, summary. Returns exit code. */
+static int finish(eddy_job *job) {
+    char err[512];
+    eddy_graph_stop_sources(job->graph);
+    if (!job->failed) {
+        if (eddy_graph_close(job->graph, err, sizeof err) != 0 ||
+            (job->dlq && eddy_sink_sync(job->dlq, err, sizeof err) != 0))
+            eddy_job_fail(job, "%s", err);
+    }
+    eddy_graph_log_summary(job->graph);
+    if (job->dead_letters)
+        eddy_warn("%llu dead letters written to %s", job->dead_letters,
+                  job->dlq ? eddy_sink_path(job->dlq) : "(none)");
+    if (job->failed) {
+        eddy_graph_flush(job->graph, err, sizeof err);
+        eddy_error("job %s failed: %s", job->name, job->failure);
+        return 1;
+    }
+    return 0;
+}
+
+int eddy_job_run(eddy_job *job) {
+    char err[2048];
+    signal(SIGPIPE, SIG_IGN);
+    if (lock_state_dir(job, err, sizeof err) != 0) {
+        eddy_error("%s", err);
+        return 1;
+    }
+    watch_signals(job);
+    if (eddy_graph_start(job->graph, err, sizeof err) != 0) {
+        eddy_job_fail(job, "%s", err);
+        return finish(job);
+    }
+    while (!job->failed && !job->stopping && !eddy_graph_drained(job->graph)) {
+        if (!ev_run(job->loop, 0)) break; /* no active watchers left */
+    }
+    return finish(job);
+}
+
+void eddy_job_free(eddy_job *job) {
+    if (job == NULL) return;
+    eddy_graph_free(job->graph);
+    eddy_sink_free(job->dlq);
+    if (job->loop) ev_loop_destroy(job->loop);
+    eddy_vm_free(job->vm);
+    eddy_clock_free(job->clock);
+    if (job->lock_fd >= 0) close(job->lock_fd);
+    free(job->name);
+    free(job->dir);
+    free(job->state_dir);
+    free(job->dlq_path);
+    free(job);
+}

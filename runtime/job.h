@@ -1,0 +1,62 @@
+/* job.h - a running job: its graph, loop, counters and failure state. */
+#ifndef EDDY_JOB_H
+#define EDDY_JOB_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "vm.h"
+
+struct ev_loop;
+typedef struct eddy_job eddy_job;
+
+typedef struct eddy_job_config {
+    const char *job_file;
+    const char *lua_dir;    /* where the eddy Lua modules are */
+    const char *state_dir;  /* NULL: ./eddy-state/<job name> */
+    int check_only;         /* load and validate, never run */
+} eddy_job_config;
+
+/* Loads the job file and builds the dataflow. NULL on failure with the
+ * message (naming file:line) in err. */
+eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen);
+/* Runs until bounded sources are drained or a stop signal; returns the
+ * process exit code (0 done, 1 failed) and logs why it failed. */
+int eddy_job_run(eddy_job *job);
+void eddy_job_free(eddy_job *job);
+
+/* For sources, operators and sinks. */
+eddy_vm *eddy_job_vm(eddy_job *job);
+struct ev_loop *eddy_job_loop(eddy_job *job);
+eddy_clock *eddy_job_clock(eddy_job *job);
+const char *eddy_job_name(const eddy_job *job);
+const char *eddy_job_dir(const eddy_job *job);
+
+/* Marks the job failed (first message wins) and stops it. */
+void eddy_job_fail(eddy_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int eddy_job_failed(const eddy_job *job);
+/* Asks the job to stop cleanly after the event in hand. */
+void eddy_job_stop(eddy_job *job);
+int eddy_job_stopping(const eddy_job *job);
+
+/* Where the event being processed came from (set by sources). */
+void eddy_job_set_origin(eddy_job *job, const char *source, uint64_t pos);
+void eddy_job_origin(const eddy_job *job, const char **source, uint64_t *pos);
+/* The event time of the event in hand; returns 0 when it has none. */
+int eddy_job_timestamp(const eddy_job *job, int64_t *ts);
+void eddy_job_set_timestamp(eddy_job *job, int has, int64_t ts);
+
+/* Writes one dead letter: error, operator (may be NULL), the key at
+ * key_idx and the event at ev_idx (0 for none), or raw text for input that
+ * could not be decoded. Counted; a dead-letter sink failure fails the job.
+ * [-0, +0, -] */
+void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,
+                          lua_State *L, int key_idx, int ev_idx,
+                          const char *raw, size_t rawlen);
+/* A source reached its end. */
+void eddy_job_source_done(eddy_job *job);
+
+#endif

@@ -1,0 +1,93 @@
+/* node.c - dataflow vertices and edges.
+ *
+ * A node is what operators, sources and sinks share: a name, an input
+ * (push) and outgoing edges grouped by side output. Emission is a direct
+ * call into each target, depth first, so an event travels the whole chain
+ * before the source reads the next one (no queues, no copies: the event
+ * stays on the Lua stack). A node owns its edge arrays, not its targets. */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct edge {
+    char *side;        /* NULL: main output */
+    eddy_node *to;
+} edge;
+
+struct eddy_node {
+    char *name;
+    eddy_push_fn push;
+    void *self;
+    edge *main;        /* main-output targets, contiguous for speed */
+    int nmain;
+    edge *sides;
+    int nsides;
+    unsigned long long emitted;
+};
+
+eddy_node *eddy_node_new(const char *name, eddy_push_fn push, void *self) {
+    eddy_node *n = calloc(1, sizeof *n);
+    if (n == NULL) return NULL;
+    n->name = strdup(name);
+    if (n->name == NULL) {
+        free(n);
+        return NULL;
+    }
+    n->push = push;
+    n->self = self;
+    return n;
+}
+
+void eddy_node_free(eddy_node *n) {
+    if (n == NULL) return;
+    for (int i = 0; i < n->nsides; i++) free(n->sides[i].side);
+    free(n->sides);
+    free(n->main);
+    free(n->name);
+    free(n);
+}
+
+const char *eddy_node_name(const eddy_node *n) { return n->name; }
+void *eddy_node_self(const eddy_node *n) { return n->self; }
+unsigned long long eddy_node_emitted(const eddy_node *n) { return n->emitted; }
+
+static int add_edge(edge **arr, int *count, const char *side, eddy_node *to) {
+    edge *a = realloc(*arr, (size_t)(*count + 1) * sizeof *a);
+    if (a == NULL) return -1;
+    *arr = a;
+    a[*count].side = NULL;
+    if (side != NULL && (a[*count].side = strdup(side)) == NULL) return -1;
+    a[*count].to = to;
+    (*count)++;
+    return 0;
+}
+
+int eddy_node_connect(eddy_node *from, const char *side, eddy_node *to) {
+    if (side == NULL) return add_edge(&from->main, &from->nmain, NULL, to);
+    return add_edge(&from->sides, &from->nsides, side, to);
+}
+
+int eddy_node_has_readers(const eddy_node *from, const char *side) {
+    if (side == NULL) return from->nmain > 0;
+    for (int i = 0; i < from->nsides; i++)
+        if (strcmp(from->sides[i].side, side) == 0) return 1;
+    return 0;
+}
+
+void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side) {
+    from->emitted++;
+    if (side == NULL) {
+        for (int i = 0; i < from->nmain; i++) {
+            eddy_node *to = from->main[i].to;
+            to->push(to->self, L, ev);
+        }
+        return;
+    }
+    for (int i = 0; i < from->nsides; i++) {
+        if (strcmp(from->sides[i].side, side) == 0) {
+            eddy_node *to = from->sides[i].to;
+            to->push(to->self, L, ev);
+        }
+    }
+}

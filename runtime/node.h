@@ -1,0 +1,31 @@
+/* node.h - vertices of the dataflow graph and the edges between them. */
+#ifndef EDDY_NODE_H
+#define EDDY_NODE_H
+
+#include <lua.h>
+
+typedef struct eddy_node eddy_node;
+
+/* Receives the event at stack index ev (absolute); must leave the stack as
+ * it found it. */
+typedef void (*eddy_push_fn)(void *self, lua_State *L, int ev);
+
+/* A node named name (copied). push may be NULL for nodes that only emit
+ * (sources). self is handed back to push. */
+eddy_node *eddy_node_new(const char *name, eddy_push_fn push, void *self);
+void eddy_node_free(eddy_node *n);
+const char *eddy_node_name(const eddy_node *n);
+void *eddy_node_self(const eddy_node *n);
+
+/* Routes from's output side (NULL: main output) to to. 0 or -1 (memory). */
+int eddy_node_connect(eddy_node *from, const char *side, eddy_node *to);
+/* Whether anything reads from's side output (NULL: main). */
+int eddy_node_has_readers(const eddy_node *from, const char *side);
+
+/* Hands the event at stack index ev to every node connected to from's
+ * side (NULL: main), depth first, in connection order. [-0, +0, -] */
+void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side);
+/* Events emitted so far on all sides. */
+unsigned long long eddy_node_emitted(const eddy_node *n);
+
+#endif

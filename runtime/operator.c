@@ -1,0 +1,497 @@
+/* operator.c - user operators and the ctx they see.
+ *
+ * An operator is a node whose push calls its Lua function through the vm's
+ * protected call. Each operator has one ctx table reused for every event:
+ * methods are raw fields (fast lookups), ctx.key is set per event on keyed
+ * streams, and ctx.state is loaded lazily by the ctx metatable on first
+ * touch, so operators that never read state pay nothing for it. After the
+ * call the touched state is written back to the states table (key -> state)
+ * and the key is marked in the dirty table, which is exactly what a
+ * checkpoint must write: state changes can only happen to touched keys.
+ * An empty state table is dropped (a tombstone), like ctx:clear().
+ * The operator owns its registry refs and its node. */
+#include "operator.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "script.h"
+
+enum { OP_MAP, OP_FILTER, OP_FLAT_MAP, OP_PROCESS };
+enum { POL_FAIL, POL_SKIP, POL_DEAD };
+
+struct eddy_op {
+    eddy_job *job;
+    eddy_vm *vm;
+    eddy_node *node;
+    int kind, policy, keyed;
+    char *name, *script, *where;
+    int mod_ref;      /* script module table, or LUA_NOREF */
+    int fn_ref;       /* process function */
+    int ctx_ref;      /* the ctx table */
+    int states_ref;   /* keyed: key -> state table */
+    int dirty_ref;    /* keyed: key -> true, since the last checkpoint */
+    int keyfn_ref;    /* key_by(function) */
+    int keyfield_ref; /* key_by(field): the field name string */
+    eddy_op_stats st;
+};
+
+static const char *const kinds[] = {"map", "filter", "flat_map", "process",
+                                    NULL};
+static const char *const policies[] = {"fail", "skip", "dead_letter", NULL};
+
+eddy_node *eddy_op_node(eddy_op *op) { return op->node; }
+const char *eddy_op_name(const eddy_op *op) { return op->name; }
+
+void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
+    *st = op->st;
+    st->out = eddy_node_emitted(op->node);
+}
+
+/* ---- ctx methods ------------------------------------------------------ */
+
+static eddy_op *ctx_op(lua_State *L) {
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* ctx:emit(ev [, side]) [-0, +0, e] */
+static int ctx_emit(lua_State *L) {
+    eddy_op *op = ctx_op(L);
+    const char *side = luaL_optstring(L, 3, NULL);
+    if (lua_isnoneornil(L, 2)) return luaL_error(L, "ctx:emit: event is nil");
+    if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS && side == NULL)
+        return luaL_error(L, "ctx:emit is for flat_map and process "
+                             "operators (return the value in %s)",
+                          kinds[op->kind]);
+    lua_settop(L, 3);
+    eddy_node_emit(op->node, L, 2, side);
+    return 0;
+}
+
+/* ctx:clear() drops this key's state. [-0, +0, -] */
+static int ctx_clear(lua_State *L) {
+    eddy_op *op = ctx_op(L);
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    lua_setfield(L, 1, "state");
+    if (!op->keyed) {
+        lua_newtable(L);
+        lua_setfield(L, 1, "state");
+        return 0;
+    }
+    lua_getfield(L, 1, "key");
+    /* stack: ctx key */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->states_ref);
+    lua_pushvalue(L, 2);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->dirty_ref);
+    lua_pushvalue(L, 2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    return 0;
+}
+
+/* ctx:now() [-0, +1, -] */
+static int ctx_now(lua_State *L) {
+    lua_pushinteger(L, eddy_clock_now(eddy_job_clock(ctx_op(L)->job)));
+    return 1;
+}
+
+/* ctx:timestamp() [-0, +1, -] */
+static int ctx_timestamp(lua_State *L) {
+    int64_t ts;
+    if (eddy_job_timestamp(ctx_op(L)->job, &ts))
+        lua_pushinteger(L, ts);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* ctx:log(level, msg) [-0, +0, e] */
+static int ctx_log(lua_State *L) {
+    eddy_op *op = ctx_op(L);
+    const char *lvl = luaL_checkstring(L, 2);
+    int level = eddy_log_level_of(lvl);
+    if (level < 0)
+        return luaL_error(L, "ctx:log: unknown level '%s' (debug, info, "
+                             "warn, error)", lvl);
+    const char *msg = luaL_tolstring(L, 3, NULL);
+    eddy_log(level, "%s: %s", op->name, msg);
+    return 0;
+}
+
+/* __index(ctx, k): loads ctx.state on first touch. [-0, +1, -] */
+static int ctx_index(lua_State *L) {
+    eddy_op *op = ctx_op(L);
+    if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "state"))
+        return 0;
+    lua_settop(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->states_ref);
+    lua_getfield(L, 1, "key");
+    lua_pushvalue(L, -1);
+    /* stack: ctx "state" states key key */
+    if (lua_rawget(L, 3) == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        /* a new key: stays out of states until written back non-empty */
+    }
+    /* stack: ctx "state" states key st */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "state");
+    return 1;
+}
+
+static const luaL_Reg ctx_methods[] = {
+    {"emit", ctx_emit},   {"clear", ctx_clear}, {"now", ctx_now},
+    {"log", ctx_log},     {"timestamp", ctx_timestamp},
+    {NULL, NULL}};
+
+/* Builds the ctx table for op. [-0, +1, m] */
+static void ctx_push_new(lua_State *L, eddy_op *op) {
+    lua_createtable(L, 0, 12);
+    lua_pushlightuserdata(L, op);
+    luaL_setfuncs(L, ctx_methods, 1);
+    lua_pushstring(L, op->name);
+    lua_setfield(L, -2, "name");
+    if (op->keyed) {
+        lua_createtable(L, 0, 1);
+        lua_pushlightuserdata(L, op);
+        lua_pushcclosure(L, ctx_index, 1);
+        lua_setfield(L, -2, "__index");
+        lua_setmetatable(L, -2);
+    } else {
+        lua_newtable(L);
+        lua_setfield(L, -2, "state");
+    }
+}
+
+/* ---- per-event path ---------------------------------------------------- */
+
+/* Appends a printable form of the key at idx to buf. */
+static void key_repr(lua_State *L, int idx, char *buf, size_t n) {
+    if (idx == 0)
+        snprintf(buf, n, "(none)");
+    else if (lua_type(L, idx) == LUA_TSTRING)
+        snprintf(buf, n, "\"%.200s\"", lua_tostring(L, idx));
+    else if (lua_isinteger(L, idx))
+        snprintf(buf, n, "%lld", (long long)lua_tointeger(L, idx));
+    else
+        snprintf(buf, n, "(%s)", luaL_typename(L, idx));
+}
+
+/* Runs the script's on_error(err, ev, ctx) hook; returns the policy it
+ * chose, or -1 when the hook failed (the job fails). [-0, +0, -] */
+static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
+    if (lua_getfield(L, -1, "on_error") != LUA_TFUNCTION) {
+        lua_settop(L, top);
+        return op->policy;
+    }
+    lua_pushstring(L, msg);
+    lua_pushvalue(L, ev);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    /* stack: mod on_error err ev ctx */
+    int pol = op->policy;
+    if (eddy_vm_call(op->vm, 3, 1) != 0) {
+        eddy_job_fail(op->job, "operator %s: on_error hook failed: %s",
+                      op->name, eddy_vm_error(op->vm));
+        pol = -1;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
+        for (int i = 0; policies[i]; i++)
+            if (strcmp(s, policies[i]) == 0) pol = i;
+    }
+    lua_settop(L, top);
+    return pol;
+}
+
+/* Applies the error policy to the event at ev that failed with msg; key is
+ * the key's stack index or 0. [-0, +0, -] */
+static void op_error(eddy_op *op, lua_State *L, int ev, int key,
+                     const char *msg) {
+    op->st.errors++;
+    int pol = op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg)
+                                       : op->policy;
+    if (pol == POL_SKIP) {
+        op->st.skipped++;
+        eddy_debug("operator %s: skipped an event: %s", op->name, msg);
+    } else if (pol == POL_DEAD) {
+        op->st.dead_letters++;
+        eddy_job_dead_letter(op->job, msg, op->name, L, key, ev, NULL, 0);
+    } else if (pol == POL_FAIL) {
+        char k[256];
+        const char *src;
+        uint64_t pos;
+        key_repr(L, key, k, sizeof k);
+        eddy_job_origin(op->job, &src, &pos);
+        eddy_job_fail(op->job, "operator %s failed: key %s, source %s at "
+                      "byte %llu: %s", op->name, k, src ? src : "(none)",
+                      (unsigned long long)pos, msg);
+    }
+}
+
+/* Pushes the key of the event at ev, or returns -1 with an error message
+ * in msg. [-0, +(1|0), -] */
+static int op_key(eddy_op *op, lua_State *L, int ev, char *msg, size_t n) {
+    if (op->keyfield_ref != LUA_NOREF) {
+        if (!lua_istable(L, ev)) {
+            snprintf(msg, n, "key_by: the event is a %s, not a table",
+                     luaL_typename(L, ev));
+            return -1;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfield_ref);
+        lua_gettable(L, ev);
+    } else {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfn_ref);
+        lua_pushvalue(L, ev);
+        if (eddy_vm_call(op->vm, 1, 1) != 0) {
+            snprintf(msg, n, "key_by function: %s", eddy_vm_error(op->vm));
+            return -1;
+        }
+    }
+    int t = lua_type(L, -1);
+    if (t == LUA_TSTRING || lua_isinteger(L, -1)) return 0;
+    if (t == LUA_TNUMBER) {
+        lua_Integer i;
+        if (lua_numbertointeger(lua_tonumber(L, -1), &i)) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, i);
+            return 0;
+        }
+    }
+    snprintf(msg, n, "key_by: the key must be a string or an integer, got %s",
+             t == LUA_TNIL ? "nil (missing field?)" : luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return -1;
+}
+
+/* Moves a touched ctx.state back into the states table and marks the key
+ * dirty; an empty table or nil deletes the key. [-0, +0, -] */
+static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
+    lua_pushliteral(L, "state");
+    if (lua_rawget(L, ctx) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    /* stack: st */
+    int drop = lua_isnil(L, -1);
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        if (lua_next(L, -2) == 0)
+            drop = 1;
+        else
+            lua_pop(L, 2);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->states_ref);
+    lua_pushvalue(L, key);
+    if (drop)
+        lua_pushnil(L);
+    else
+        lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    /* stack: st states */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->dirty_ref);
+    lua_pushvalue(L, key);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 3);
+    lua_pushliteral(L, "state");
+    lua_pushnil(L);
+    lua_rawset(L, ctx);
+}
+
+/* Hands the result of a map or filter call (at the top) downstream. */
+static void op_result(eddy_op *op, lua_State *L, int ev) {
+    if (op->kind == OP_MAP) {
+        if (!lua_isnil(L, -1)) eddy_node_emit(op->node, L, lua_gettop(L), NULL);
+    } else if (lua_toboolean(L, -1)) {
+        eddy_node_emit(op->node, L, ev, NULL);
+    }
+}
+
+static void op_push(void *self, lua_State *L, int ev) {
+    eddy_op *op = self;
+    char msg[512];
+    if (eddy_job_failed(op->job)) return;
+    op->st.in++;
+    int top = lua_gettop(L), key = 0;
+    if (op->keyed) {
+        if (op_key(op, L, ev, msg, sizeof msg) != 0) {
+            op_error(op, L, ev, 0, msg);
+            lua_settop(L, top);
+            return;
+        }
+        key = top + 1;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    int ctx = lua_gettop(L);
+    if (key) {
+        lua_pushvalue(L, key);
+        lua_setfield(L, ctx, "key");
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
+    lua_pushvalue(L, ev);
+    lua_pushvalue(L, ctx);
+    /* stack: [key] ctx fn ev ctx */
+    int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
+    int rc = eddy_vm_call(op->vm, 2, nres);
+    if (key) op_writeback(op, L, ctx, key);
+    if (rc != 0)
+        op_error(op, L, ev, key, eddy_vm_error(op->vm));
+    else if (nres)
+        op_result(op, L, ev);
+    lua_settop(L, top);
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+/* Reads string field k of the table at idx into a fresh copy (NULL when
+ * absent or not a string). [-0, +0, m] */
+static char *field_dup(lua_State *L, int idx, const char *k) {
+    lua_getfield(L, idx, k);
+    char *s = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1))
+                                             : NULL;
+    lua_pop(L, 1);
+    return s;
+}
+
+static int option_index(const char *const *names, const char *s) {
+    for (int i = 0; s && names[i]; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+/* Loads the operator script and takes its process function. [-0, +0, -] */
+static int op_load_script(eddy_op *op, lua_State *L, char *err, size_t n) {
+    char e[1024];
+    if (eddy_script_load(op->vm, op->script, e, sizeof e) != 0) {
+        snprintf(err, n, "operator %s: %s", op->name, e);
+        return -1;
+    }
+    /* stack: module */
+    if (lua_getfield(L, -1, "process") != LUA_TFUNCTION) {
+        snprintf(err, n, "operator %s: %s: the script has no process "
+                 "function", op->name, op->script);
+        lua_pop(L, 2);
+        return -1;
+    }
+    op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, -1, "version");
+    int bad = !lua_isnil(L, -1) && !lua_isinteger(L, -1);
+    lua_pop(L, 1);
+    if (bad) {
+        snprintf(err, n, "operator %s: %s: version must be an integer",
+                 op->name, op->script);
+        lua_pop(L, 1);
+        return -1;
+    }
+    op->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Reads kind, policy, key and code from the description. */
+static int op_configure(eddy_op *op, lua_State *L, int desc, char *err,
+                        size_t n) {
+    char *kind = field_dup(L, desc, "kind");
+    char *pol = field_dup(L, desc, "on_error");
+    op->kind = option_index(kinds, kind);
+    op->policy = pol ? option_index(policies, pol) : POL_FAIL;
+    free(kind);
+    free(pol);
+    if (op->kind < 0 || op->policy < 0) {
+        snprintf(err, n, "operator %s: unknown kind or on_error policy "
+                 "(on_error is fail, skip or dead_letter)", op->name);
+        return -1;
+    }
+    int kt = lua_getfield(L, desc, "key");
+    op->keyed = kt != LUA_TNIL;
+    if (kt == LUA_TSTRING)
+        op->keyfield_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else if (kt == LUA_TFUNCTION)
+        op->keyfn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+        lua_pop(L, 1);
+    if (op->script) return op_load_script(op, L, err, n);
+    if (lua_getfield(L, desc, "fn") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        snprintf(err, n, "operator %s: needs a script path or a function",
+                 op->name);
+        return -1;
+    }
+    op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
+                     size_t errlen) {
+    eddy_op *op = calloc(1, sizeof *op);
+    if (op == NULL) return NULL;
+    op->job = job;
+    op->vm = eddy_job_vm(job);
+    op->mod_ref = op->fn_ref = op->ctx_ref = LUA_NOREF;
+    op->states_ref = op->dirty_ref = LUA_NOREF;
+    op->keyfn_ref = op->keyfield_ref = LUA_NOREF;
+    op->name = field_dup(L, desc, "name");
+    op->script = field_dup(L, desc, "script");
+    op->where = field_dup(L, desc, "where");
+    if (op->name == NULL) op->name = strdup("operator");
+    if (op_configure(op, L, desc, err, errlen) != 0 ||
+        (op->node = eddy_node_new(op->name, op_push, op)) == NULL) {
+        eddy_op_free(op);
+        return NULL;
+    }
+    lua_newtable(L);
+    op->states_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    op->dirty_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    ctx_push_new(L, op);
+    op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return op;
+}
+
+/* Calls module function fname(ctx) if the script defines it. */
+static int op_hook(eddy_op *op, const char *fname) {
+    if (op->mod_ref == LUA_NOREF) return 0;
+    lua_State *L = eddy_vm_state(op->vm);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
+    if (lua_getfield(L, -1, fname) != LUA_TFUNCTION) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    int rc = eddy_vm_call(op->vm, 1, 0);
+    lua_pop(L, 1);
+    return rc;
+}
+
+int eddy_op_open(eddy_op *op) {
+    if (op_hook(op, "open") == 0) return 0;
+    eddy_job_fail(op->job, "operator %s: open failed: %s", op->name,
+                  eddy_vm_error(op->vm));
+    return -1;
+}
+
+void eddy_op_close(eddy_op *op) {
+    if (op_hook(op, "close") != 0)
+        eddy_error("operator %s: close failed: %s", op->name,
+                   eddy_vm_error(op->vm));
+}
+
+void eddy_op_free(eddy_op *op) {
+    if (op == NULL) return;
+    lua_State *L = eddy_vm_state(op->vm);
+    int refs[] = {op->mod_ref,  op->fn_ref,    op->ctx_ref,     op->states_ref,
+                  op->dirty_ref, op->keyfn_ref, op->keyfield_ref};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
+    eddy_node_free(op->node);
+    free(op->name);
+    free(op->script);
+    free(op->where);
+    free(op);
+}

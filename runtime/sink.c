@@ -1,0 +1,193 @@
+/* sink.c - file and stdout sinks.
+ *
+ * A sink encodes each event into its own buffer and writes the buffer when
+ * it passes SINK_FLUSH bytes, when the loop is about to wait, at
+ * checkpoints and at shutdown: one write(2) per many events. A write that
+ * fails keeps its bytes buffered, so nothing is lost before the caller
+ * decides (fail the job, retry at the next flush). A record that cannot be
+ * encoded goes to the dead-letter sink. The sink owns its fd and buffer. */
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "format.h"
+#include "log.h"
+
+#define SINK_FLUSH (64 * 1024)
+
+struct eddy_sink {
+    eddy_job *job;
+    eddy_node *node;
+    char *name, *path;
+    int fd, own_fd, fmt;
+    eddy_buf buf;
+    unsigned long long count;
+};
+
+eddy_node *eddy_sink_node(eddy_sink *s) { return s->node; }
+const char *eddy_sink_name(const eddy_sink *s) { return s->name; }
+const char *eddy_sink_path(const eddy_sink *s) { return s->path; }
+unsigned long long eddy_sink_count(const eddy_sink *s) { return s->count; }
+
+int eddy_sink_write(eddy_sink *s, lua_State *L, int idx, char *err,
+                    size_t errlen) {
+    if (eddy_format_encode(L, s->fmt, idx, &s->buf, err, errlen) != 0)
+        return -1;
+    s->count++;
+    if (s->buf.len >= SINK_FLUSH && eddy_sink_flush(s, err, errlen) != 0) {
+        eddy_job_fail(s->job, "sink %s: %s", s->name, err);
+        return 0; /* the record itself is buffered, not lost */
+    }
+    return 0;
+}
+
+static void sink_push(void *self, lua_State *L, int ev) {
+    eddy_sink *s = self;
+    char err[512];
+    if (eddy_sink_write(s, L, ev, err, sizeof err) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "sink %s: %s", s->name, err);
+        eddy_job_dead_letter(s->job, msg, s->name, L, 0, ev, NULL, 0);
+    }
+}
+
+int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen) {
+    size_t off = 0;
+    while (off < s->buf.len) {
+        ssize_t w = write(s->fd, s->buf.data + off, s->buf.len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            snprintf(err, errlen, "write to %s failed: %s",
+                     s->path ? s->path : "stdout", strerror(errno));
+            eddy_buf_consume(&s->buf, off);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    eddy_buf_reset(&s->buf);
+    return 0;
+}
+
+int eddy_sink_sync(eddy_sink *s, char *err, size_t errlen) {
+    if (eddy_sink_flush(s, err, errlen) != 0) return -1;
+    if (s->own_fd && fdatasync(s->fd) != 0) {
+        snprintf(err, errlen, "fdatasync %s failed: %s", s->path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* mkdir -p for the directory part of path. */
+static void make_parents(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(tmp, 0777);
+        *p = '/';
+    }
+}
+
+static eddy_sink *sink_alloc(eddy_job *job, const char *name, int fmt) {
+    eddy_sink *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->job = job;
+    s->fd = -1;
+    s->fmt = fmt;
+    eddy_buf_init(&s->buf);
+    s->name = strdup(name);
+    s->node = eddy_node_new(name, sink_push, s);
+    if (s->name == NULL || s->node == NULL) {
+        eddy_sink_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int sink_open(eddy_sink *s, const char *path, char *err, size_t n) {
+    s->path = strdup(path);
+    make_parents(path);
+    s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (s->path == NULL || s->fd < 0) {
+        snprintf(err, n, "sink %s: cannot open %s: %s", s->name, path,
+                 strerror(errno));
+        return -1;
+    }
+    s->own_fd = 1;
+    return 0;
+}
+
+eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
+                              const char *path, char *err, size_t errlen) {
+    eddy_sink *s = sink_alloc(job, name, EDDY_FMT_JSON);
+    if (s == NULL || sink_open(s, path, err, errlen) != 0) {
+        eddy_sink_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Reads string field k of the table at idx, or NULL. [-0, +0, -] */
+static const char *str_field(lua_State *L, int idx, const char *k) {
+    lua_getfield(L, idx, k);
+    const char *v = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the string stays alive in the description table */
+    return v;
+}
+
+eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc,
+                         const char *dir, char *err, size_t errlen) {
+    const char *kind = str_field(L, desc, "kind");
+    const char *name = str_field(L, desc, "name");
+    const char *path = str_field(L, desc, "path");
+    int fmt = eddy_format_parse(str_field(L, desc, "format"));
+    if (fmt < 0 || kind == NULL) {
+        snprintf(err, errlen, "sink %s: unknown format (lines or json)",
+                 name ? name : "?");
+        return NULL;
+    }
+    eddy_sink *s = sink_alloc(job, name ? name : kind, fmt);
+    if (s == NULL) return NULL;
+    if (strcmp(kind, "stdout") == 0) {
+        s->fd = STDOUT_FILENO;
+        return s;
+    }
+    char full[4096];
+    if (path == NULL) {
+        snprintf(err, errlen, "sink %s: a file sink needs a path", s->name);
+        eddy_sink_free(s);
+        return NULL;
+    }
+    snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : dir,
+             path[0] == '/' ? "" : "/", path);
+    if (sink_open(s, full, err, errlen) != 0) {
+        eddy_sink_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void eddy_sink_free(eddy_sink *s) {
+    if (s == NULL) return;
+    if (s->buf.len) {
+        char err[256];
+        if (eddy_sink_flush(s, err, sizeof err) != 0)
+            eddy_error("sink %s: %s", s->name, err);
+    }
+    if (s->own_fd && s->fd >= 0) close(s->fd);
+    eddy_buf_free(&s->buf);
+    eddy_node_free(s->node);
+    free(s->name);
+    free(s->path);
+    free(s);
+}

@@ -1,0 +1,38 @@
+/* sink.h - where events leave the job: files and stdout. */
+#ifndef EDDY_SINK_H
+#define EDDY_SINK_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job.h"
+#include "node.h"
+
+typedef struct eddy_sink eddy_sink;
+
+/* From a description { kind = "file"|"stdout", name, path, format }.
+ * Relative paths resolve against dir. NULL with err on failure.
+ * [-0, +0, -] */
+eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc,
+                         const char *dir, char *err, size_t errlen);
+/* A JSON file sink at path (used for dead letters). */
+eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
+                              const char *path, char *err, size_t errlen);
+void eddy_sink_free(eddy_sink *s);
+eddy_node *eddy_sink_node(eddy_sink *s);
+const char *eddy_sink_name(const eddy_sink *s);
+const char *eddy_sink_path(const eddy_sink *s);
+
+/* Encodes the value at idx as one record: 0, or -1 with err (nothing
+ * written). [-0, +0, m] */
+int eddy_sink_write(eddy_sink *s, lua_State *L, int idx, char *err,
+                    size_t errlen);
+/* Writes what is buffered; 0, or -1 with err (the data stays buffered). */
+int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen);
+/* Flushes and makes the file durable (fdatasync). */
+int eddy_sink_sync(eddy_sink *s, char *err, size_t errlen);
+/* Records written so far. */
+unsigned long long eddy_sink_count(const eddy_sink *s);
+
+#endif

@@ -1,0 +1,64 @@
+/* source.h - where events enter the job: file, stdin, tcp and script. */
+#ifndef EDDY_SOURCE_H
+#define EDDY_SOURCE_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job.h"
+#include "node.h"
+
+typedef struct eddy_source eddy_source;
+
+/* From a description { kind = "file"|"stdin"|"tcp"|"script", name, path,
+ * format, follow, host, port, interval_ms, max_line_bytes }. Relative
+ * paths resolve against dir. NULL with err on failure. [-0, +0, -] */
+eddy_source *eddy_source_new(eddy_job *job, lua_State *L, int desc,
+                             const char *dir, char *err, size_t errlen);
+/* Starts reading on the job's loop: 0, or -1 with err. */
+int eddy_source_start(eddy_source *s, char *err, size_t errlen);
+/* Stops reading; buffered lines not yet delivered stay undelivered. */
+void eddy_source_stop(eddy_source *s);
+void eddy_source_free(eddy_source *s);
+eddy_node *eddy_source_node(eddy_source *s);
+const char *eddy_source_name(const eddy_source *s);
+int eddy_source_is_done(const eddy_source *s);
+unsigned long long eddy_source_count(const eddy_source *s);
+unsigned long long eddy_source_bad(const eddy_source *s);
+
+/* ---- for the source kinds ---------------------------------------------- */
+
+typedef struct eddy_source_ops {
+    int (*start)(void *impl, char *err, size_t errlen);
+    void (*stop)(void *impl);
+    void (*free)(void *impl);
+} eddy_source_ops;
+
+/* Each kind's constructor reads its fields from the description at desc
+ * and attaches itself with eddy_source_attach. 0 or -1 with err. */
+int eddy_source_file_init(eddy_source *s, lua_State *L, int desc,
+                          const char *dir, char *err, size_t errlen);
+int eddy_source_tcp_init(eddy_source *s, lua_State *L, int desc,
+                         char *err, size_t errlen);
+int eddy_source_script_init(eddy_source *s, lua_State *L, int desc,
+                            const char *dir, char *err, size_t errlen);
+
+void eddy_source_attach(eddy_source *s, const eddy_source_ops *ops,
+                        void *impl);
+eddy_job *eddy_source_job(eddy_source *s);
+size_t eddy_source_max_line(const eddy_source *s);
+/* Decodes one line read at stream offset pos and sends the event on; an
+ * undecodable line goes to the dead letters. [-0, +0, -] */
+void eddy_source_line(eddy_source *s, const char *line, size_t len,
+                      uint64_t pos);
+/* Reports a line over max_line_bytes that was dropped. */
+void eddy_source_long_line(eddy_source *s, size_t len, uint64_t pos);
+/* Sends the value at idx on (script sources). [-0, +0, -] */
+void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos);
+/* The source has nothing more to read, ever. */
+void eddy_source_finished(eddy_source *s);
+/* Whether the source should stop delivering (job stopping or failed). */
+int eddy_source_halted(const eddy_source *s);
+
+#endif

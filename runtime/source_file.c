@@ -1,0 +1,195 @@
+/* source_file.c - file and stdin sources.
+ *
+ * A regular file is read from an ev_idle watcher, one bounded chunk per
+ * callback, so timers, signals and other sources get their turn between
+ * chunks (an always-readable file would otherwise starve them). At the end
+ * of a bounded file the last line (even without '\n') is delivered and the
+ * source finishes; with follow = true it polls for appended bytes instead,
+ * and a trailing partial line waits for its newline. Pipes and terminals
+ * (stdin) use an ev_io watcher, also one chunk per callback. The struct
+ * owns its fd (except stdin) and its line splitter. */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lines.h"
+#include "log.h"
+#include "source.h"
+
+#define CHUNK (64 * 1024)
+#define FOLLOW_POLL_S 0.05
+
+typedef struct file_src {
+    eddy_source *src;
+    struct ev_loop *loop;
+    char *path;          /* NULL for stdin */
+    int fd, follow, regular;
+    eddy_lines *lines;
+    ev_idle idle;
+    ev_io io;
+    ev_timer poll;
+} file_src;
+
+/* Delivers every complete line buffered. */
+static void deliver(file_src *f) {
+    const char *line;
+    size_t len;
+    uint64_t pos;
+    int r;
+    while (!eddy_source_halted(f->src) &&
+           (r = eddy_lines_next(f->lines, &line, &len, &pos)) != EDDY_LINES_MORE) {
+        if (r == EDDY_LINES_LINE)
+            eddy_source_line(f->src, line, len, pos);
+        else
+            eddy_source_long_line(f->src, len, pos);
+    }
+}
+
+static void stop_watchers(file_src *f) {
+    ev_idle_stop(f->loop, &f->idle);
+    ev_io_stop(f->loop, &f->io);
+    ev_timer_stop(f->loop, &f->poll);
+}
+
+static void at_end(file_src *f) {
+    if (f->follow) {
+        ev_idle_stop(f->loop, &f->idle);
+        ev_timer_again(f->loop, &f->poll);
+        return;
+    }
+    eddy_lines_finish(f->lines);
+    deliver(f);
+    stop_watchers(f);
+    eddy_source_finished(f->src);
+}
+
+/* Reads one chunk; returns bytes read, 0 at the end, -1 on error/EAGAIN. */
+static ssize_t read_chunk(file_src *f) {
+    size_t room;
+    char *p = eddy_lines_space(f->lines, &room);
+    if (p == NULL) {
+        eddy_job_fail(eddy_source_job(f->src), "source %s: out of memory",
+                      eddy_source_name(f->src));
+        return -1;
+    }
+    if (room > CHUNK) room = CHUNK;
+    ssize_t n;
+    do n = read(f->fd, p, room); while (n < 0 && errno == EINTR);
+    if (n > 0) eddy_lines_commit(f->lines, (size_t)n);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        eddy_job_fail(eddy_source_job(f->src), "source %s: read failed: %s",
+                      eddy_source_name(f->src), strerror(errno));
+    return n;
+}
+
+static void on_readable(file_src *f) {
+    if (eddy_source_halted(f->src)) {
+        stop_watchers(f);
+        return;
+    }
+    ssize_t n = read_chunk(f);
+    if (n > 0)
+        deliver(f);
+    else if (n == 0)
+        at_end(f);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        stop_watchers(f);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+    on_readable(w->data);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    on_readable(w->data);
+}
+
+/* follow mode: look for appended bytes. */
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    file_src *f = w->data;
+    ssize_t n = read_chunk(f);
+    if (n > 0) {
+        deliver(f);
+        ev_timer_stop(loop, &f->poll);
+        ev_idle_start(loop, &f->idle);
+    }
+}
+
+static int fs_start(void *impl, char *err, size_t errlen) {
+    file_src *f = impl;
+    f->loop = eddy_job_loop(eddy_source_job(f->src));
+    if (f->path) {
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0) {
+            snprintf(err, errlen, "source %s: cannot open %s: %s",
+                     eddy_source_name(f->src), f->path, strerror(errno));
+            return -1;
+        }
+    }
+    struct stat st;
+    f->regular = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+    ev_idle_init(&f->idle, idle_cb);
+    ev_io_init(&f->io, io_cb, f->fd, EV_READ);
+    ev_timer_init(&f->poll, poll_cb, FOLLOW_POLL_S, FOLLOW_POLL_S);
+    f->idle.data = f->io.data = f->poll.data = f;
+    if (f->regular) {
+        ev_idle_start(f->loop, &f->idle);
+    } else {
+        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) | O_NONBLOCK);
+        ev_io_start(f->loop, &f->io);
+    }
+    return 0;
+}
+
+static void fs_stop(void *impl) {
+    file_src *f = impl;
+    if (f->loop) stop_watchers(f);
+}
+
+static void fs_free(void *impl) {
+    file_src *f = impl;
+    if (f->path && f->fd >= 0) close(f->fd);
+    eddy_lines_free(f->lines);
+    free(f->path);
+    free(f);
+}
+
+static const eddy_source_ops file_ops = {fs_start, fs_stop, fs_free};
+
+int eddy_source_file_init(eddy_source *s, lua_State *L, int desc,
+                          const char *dir, char *err, size_t errlen) {
+    file_src *f = calloc(1, sizeof *f);
+    if (f == NULL) return -1;
+    f->src = s;
+    f->fd = STDIN_FILENO;
+    lua_getfield(L, desc, "path");
+    lua_getfield(L, desc, "follow");
+    lua_getfield(L, desc, "kind");
+    /* stack: path follow kind */
+    f->follow = lua_toboolean(L, -2);
+    int is_file = strcmp(lua_tostring(L, -1), "file") == 0;
+    const char *path = lua_tostring(L, -3);
+    if (is_file && path == NULL) {
+        snprintf(err, errlen, "source %s: a file source needs a path",
+                 eddy_source_name(s));
+        lua_pop(L, 3);
+        free(f);
+        return -1;
+    }
+    if (is_file) {
+        char full[4096];
+        snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : dir,
+                 path[0] == '/' ? "" : "/", path);
+        f->path = strdup(full);
+    }
+    lua_pop(L, 3);
+    f->lines = eddy_lines_new(eddy_source_max_line(s), CHUNK);
+    eddy_source_attach(s, &file_ops, f);
+    return f->lines ? 0 : -1;
+}

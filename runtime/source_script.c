@@ -1,0 +1,165 @@
+/* source_script.c - a Lua script as a source.
+ *
+ * The script returns { poll = function(ctx) }. poll is called every
+ * interval_ms (or as often as the loop allows when 0), emits with
+ * ctx:emit, keeps its position in ctx.state and returns false when it is
+ * finished; what it emitted in that last call is still delivered. An error
+ * in poll fails the job (a source has no event to dead-letter). The struct
+ * owns the registry refs of the module and the ctx. */
+#include <ev.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "script.h"
+#include "source.h"
+
+typedef struct script_src {
+    eddy_source *src;
+    eddy_vm *vm;
+    struct ev_loop *loop;
+    char *path;
+    double interval;
+    int mod_ref, ctx_ref;
+    uint64_t seq;         /* events emitted so far: the position */
+    ev_idle idle;
+    ev_timer timer;
+} script_src;
+
+/* ctx:emit(ev) [-0, +0, e] */
+static int sctx_emit(lua_State *L) {
+    script_src *ss = lua_touserdata(L, lua_upvalueindex(1));
+    if (lua_isnoneornil(L, 2)) return luaL_error(L, "ctx:emit: event is nil");
+    lua_settop(L, 2);
+    eddy_source_value(ss->src, L, 2, ss->seq++);
+    return 0;
+}
+
+static void ss_stop_watchers(script_src *ss) {
+    ev_idle_stop(ss->loop, &ss->idle);
+    ev_timer_stop(ss->loop, &ss->timer);
+}
+
+static void ss_poll(script_src *ss) {
+    if (eddy_source_halted(ss->src)) {
+        ss_stop_watchers(ss);
+        return;
+    }
+    lua_State *L = eddy_vm_state(ss->vm);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ss->mod_ref);
+    lua_getfield(L, -1, "poll");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ss->ctx_ref);
+    /* stack: mod poll ctx */
+    if (eddy_vm_call(ss->vm, 1, 1) != 0) {
+        eddy_job_fail(eddy_source_job(ss->src), "source %s: poll failed: %s",
+                      eddy_source_name(ss->src), eddy_vm_error(ss->vm));
+        lua_pop(L, 1);
+        ss_stop_watchers(ss);
+        return;
+    }
+    int finished = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (finished) {
+        ss_stop_watchers(ss);
+        eddy_source_finished(ss->src);
+    }
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+    ss_poll(w->data);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    ss_poll(w->data);
+}
+
+static int ss_start(void *impl, char *err, size_t errlen) {
+    script_src *ss = impl;
+    ss->loop = eddy_job_loop(eddy_source_job(ss->src));
+    ev_idle_init(&ss->idle, idle_cb);
+    ev_timer_init(&ss->timer, timer_cb, 0.0, ss->interval);
+    ss->idle.data = ss->timer.data = ss;
+    if (ss->interval > 0)
+        ev_timer_start(ss->loop, &ss->timer);
+    else
+        ev_idle_start(ss->loop, &ss->idle);
+    return 0;
+}
+
+static void ss_stop(void *impl) {
+    script_src *ss = impl;
+    if (ss->loop) ss_stop_watchers(ss);
+}
+
+static void ss_free(void *impl) {
+    script_src *ss = impl;
+    lua_State *L = eddy_vm_state(ss->vm);
+    luaL_unref(L, LUA_REGISTRYINDEX, ss->mod_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, ss->ctx_ref);
+    free(ss->path);
+    free(ss);
+}
+
+static const eddy_source_ops script_ops = {ss_start, ss_stop, ss_free};
+
+/* Loads the script and builds its ctx. */
+static int ss_load(script_src *ss, lua_State *L, char *err, size_t errlen) {
+    char e[1024];
+    const char *name = eddy_source_name(ss->src);
+    if (eddy_script_load(ss->vm, ss->path, e, sizeof e) != 0) {
+        snprintf(err, errlen, "source %s: %s", name, e);
+        return -1;
+    }
+    if (lua_getfield(L, -1, "poll") != LUA_TFUNCTION) {
+        snprintf(err, errlen, "source %s: %s: the script has no poll "
+                 "function", name, ss->path);
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_pop(L, 1);
+    ss->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 4);
+    lua_pushlightuserdata(L, ss);
+    lua_pushcclosure(L, sctx_emit, 1);
+    lua_setfield(L, -2, "emit");
+    lua_newtable(L);
+    lua_setfield(L, -2, "state");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    ss->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int eddy_source_script_init(eddy_source *s, lua_State *L, int desc,
+                            const char *dir, char *err, size_t errlen) {
+    script_src *ss = calloc(1, sizeof *ss);
+    if (ss == NULL) return -1;
+    ss->src = s;
+    ss->vm = eddy_job_vm(eddy_source_job(s));
+    ss->mod_ref = ss->ctx_ref = LUA_NOREF;
+    lua_getfield(L, desc, "path");
+    lua_getfield(L, desc, "interval_ms");
+    /* stack: path interval */
+    const char *path = lua_tostring(L, -2);
+    ss->interval = lua_isnumber(L, -1) ? lua_tonumber(L, -1) / 1000.0 : 0.0;
+    char full[4096];
+    if (path)
+        snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : dir,
+                 path[0] == '/' ? "" : "/", path);
+    lua_pop(L, 2);
+    if (path == NULL) {
+        snprintf(err, errlen, "source %s: a script source needs a path",
+                 eddy_source_name(s));
+        free(ss);
+        return -1;
+    }
+    ss->path = strdup(full);
+    if (ss_load(ss, L, err, errlen) != 0) {
+        ss_free(ss);
+        return -1;
+    }
+    eddy_source_attach(s, &script_ops, ss);
+    return 0;
+}

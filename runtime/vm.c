@@ -1,0 +1,214 @@
+/* vm.c - the Lua state, its allocator and the protected-call helper.
+ *
+ * Every call from C into Lua goes through eddy_vm_call: a traceback
+ * handler, error capture into a C buffer (callers never handle Lua error
+ * objects), and the time limit. The limit costs nothing on the hot path: a
+ * watchdog thread watches a call sequence number; when one top-level call
+ * has run past limits.event_ms it sets an instruction-count hook (as lua.c
+ * does from its SIGINT handler). The hook raises an error and stays armed,
+ * so a script's own pcall cannot swallow it, until the outermost call
+ * returns. The allocator counts bytes and refuses growth past the cap; Lua
+ * then collects garbage and raises a memory error if still short.
+ * The vm owns the lua_State, the watchdog thread and the error buffer. */
+#include "vm.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "clock.h"
+
+struct eddy_vm {
+    lua_State *L;
+    size_t mem, mem_cap;
+    int depth;                 /* nesting of eddy_vm_call */
+    atomic_uint_fast64_t seq;  /* bumped per top-level call */
+    atomic_int busy;           /* depth > 0, for the watchdog */
+    atomic_uint_fast64_t expired; /* seq the watchdog declared overdue */
+    int64_t event_ms;
+    pthread_t wd;
+    int wd_running;
+    atomic_int wd_stop;
+    eddy_buf err;
+    int err_kind;
+};
+
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    eddy_vm *vm = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        vm->mem -= old;
+        return NULL;
+    }
+    if (vm->mem_cap && nsize > old && vm->mem + (nsize - old) > vm->mem_cap)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) return NULL;
+    vm->mem = vm->mem - old + nsize;
+    return p;
+}
+
+eddy_vm *eddy_vm_of(lua_State *L) {
+    return *(eddy_vm **)lua_getextraspace(L);
+}
+
+/* Message handler: turns any error value into "message\ntraceback".
+ * [-1, +1, m] */
+static int vm_traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)",
+                                  luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+eddy_vm *eddy_vm_new(void) {
+    eddy_vm *vm = calloc(1, sizeof *vm);
+    if (vm == NULL) return NULL;
+    eddy_buf_init(&vm->err);
+    vm->L = lua_newstate(vm_alloc, vm);
+    if (vm->L == NULL) {
+        free(vm);
+        return NULL;
+    }
+    *(eddy_vm **)lua_getextraspace(vm->L) = vm;
+    luaL_openlibs(vm->L);
+    return vm;
+}
+
+void eddy_vm_free(eddy_vm *vm) {
+    if (vm == NULL) return;
+    if (vm->wd_running) {
+        atomic_store(&vm->wd_stop, 1);
+        pthread_join(vm->wd, NULL);
+    }
+    lua_close(vm->L);
+    eddy_buf_free(&vm->err);
+    free(vm);
+}
+
+lua_State *eddy_vm_state(eddy_vm *vm) { return vm->L; }
+size_t eddy_vm_memory(const eddy_vm *vm) { return vm->mem; }
+const char *eddy_vm_error(const eddy_vm *vm) {
+    return vm->err.len ? vm->err.data : "unknown error";
+}
+int eddy_vm_error_kind(const eddy_vm *vm) { return vm->err_kind; }
+
+/* Count hook set by the watchdog: raises while the overdue call runs. */
+static void vm_hook(lua_State *L, lua_Debug *ar) {
+    eddy_vm *vm = eddy_vm_of(L);
+    if (vm->depth == 0 || atomic_load(&vm->expired) != atomic_load(&vm->seq)) {
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
+    luaL_error(L, "call took longer than %d ms (limits.event_ms)",
+               (int)vm->event_ms);
+}
+
+static void *vm_watchdog(void *arg) {
+    eddy_vm *vm = arg;
+    uint_fast64_t seen = 0;
+    int64_t since = 0;
+    int64_t tick = vm->event_ms / 10;
+    if (tick < 2) tick = 2;
+    if (tick > 50) tick = 50;
+    struct timespec ts = {0, (long)tick * 1000000L};
+    while (!atomic_load(&vm->wd_stop)) {
+        nanosleep(&ts, NULL);
+        uint_fast64_t s = atomic_load(&vm->seq);
+        int64_t now = eddy_clock_mono_ms();
+        if (!atomic_load(&vm->busy) || s != seen) {
+            seen = s;
+            since = now;
+            continue;
+        }
+        if (now - since >= vm->event_ms && atomic_load(&vm->expired) != s) {
+            atomic_store(&vm->expired, s);
+            lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, 1);
+        }
+    }
+    return NULL;
+}
+
+int eddy_vm_set_limits(eddy_vm *vm, int64_t event_ms, size_t memory_bytes) {
+    vm->mem_cap = memory_bytes;
+    vm->event_ms = event_ms;
+    if (event_ms > 0 && !vm->wd_running) {
+        if (pthread_create(&vm->wd, NULL, vm_watchdog, vm) != 0) return -1;
+        vm->wd_running = 1;
+    }
+    return 0;
+}
+
+/* Copies the error at the top into vm->err and pops it. [-1, +0, -] */
+static void vm_take_error(eddy_vm *vm, int status) {
+    lua_State *L = vm->L;
+    size_t n = 0;
+    const char *s = lua_tolstring(L, -1, &n);
+    eddy_buf_reset(&vm->err);
+    if (status == LUA_ERRMEM) {
+        vm->err_kind = EDDY_ERR_MEMORY;
+        if (vm->mem_cap)
+            eddy_buf_addf(&vm->err, "Lua memory limit of %zu MB exceeded "
+                          "(limits.memory_mb)", vm->mem_cap >> 20);
+        else
+            eddy_buf_adds(&vm->err, "not enough memory");
+    } else {
+        vm->err_kind = (s && strstr(s, "(limits.event_ms)")) ? EDDY_ERR_TIMEOUT
+                                                             : EDDY_ERR_RUNTIME;
+        eddy_buf_add(&vm->err, s ? s : "error", s ? n : 5);
+    }
+    eddy_buf_addc(&vm->err, '\0');
+    vm->err.len--;
+    lua_pop(L, 1);
+}
+
+int eddy_vm_call(eddy_vm *vm, int nargs, int nres) {
+    lua_State *L = vm->L;
+    int base = lua_gettop(L) - nargs;
+    /* stack: ... fn args */
+    lua_pushcfunction(L, vm_traceback);
+    lua_insert(L, base);
+    /* stack: ... handler fn args */
+    if (vm->depth++ == 0) {
+        atomic_fetch_add(&vm->seq, 1);
+        atomic_store(&vm->busy, 1);
+    }
+    int status = lua_pcall(L, nargs, nres, base);
+    if (--vm->depth == 0) {
+        atomic_store(&vm->busy, 0);
+        if (lua_gethookmask(L)) lua_sethook(L, NULL, 0, 0);
+    }
+    if (status != LUA_OK) {
+        vm_take_error(vm, status);
+        if (vm->err_kind == EDDY_ERR_TIMEOUT && vm->depth > 0) {
+            lua_sethook(L, NULL, 0, 0);  /* the caller gets a fresh budget */
+            atomic_fetch_add(&vm->seq, 1);
+        }
+        lua_remove(L, base);
+        return -1;
+    }
+    lua_remove(L, base);
+    return 0;
+}
+
+int eddy_vm_load_file(eddy_vm *vm, const char *path) {
+    int status = luaL_loadfilex(vm->L, path, "t");
+    if (status != LUA_OK) {
+        vm_take_error(vm, status);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* vm.h - the Lua state eddy runs user code in, and the one way to call it. */
+#ifndef EDDY_VM_H
+#define EDDY_VM_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct eddy_vm eddy_vm;
+
+enum { EDDY_ERR_NONE, EDDY_ERR_RUNTIME, EDDY_ERR_TIMEOUT, EDDY_ERR_MEMORY };
+
+/* A fresh Lua 5.4 state with the standard libraries, a counting allocator
+ * and no limits. NULL when out of memory. */
+eddy_vm *eddy_vm_new(void);
+void eddy_vm_free(eddy_vm *vm);
+lua_State *eddy_vm_state(eddy_vm *vm);
+/* The vm that owns L (also from coroutines of it). */
+eddy_vm *eddy_vm_of(lua_State *L);
+
+/* event_ms: longest a call into Lua may run (0: no limit); memory_bytes:
+ * cap on the Lua heap (0: none). Returns 0, or -1 if the watchdog thread
+ * cannot start. */
+int eddy_vm_set_limits(eddy_vm *vm, int64_t event_ms, size_t memory_bytes);
+size_t eddy_vm_memory(const eddy_vm *vm);
+
+/* Calls the function below the nargs arguments on the stack, protected, with
+ * a traceback handler and under the time limit. Nested calls (from C
+ * functions called by Lua) share the outer call's deadline.
+ * On success leaves nres results and returns 0. On error leaves nothing,
+ * returns -1, and eddy_vm_error() holds the message with traceback.
+ * [-(nargs+1), +(nres|0), -] */
+int eddy_vm_call(eddy_vm *vm, int nargs, int nres);
+const char *eddy_vm_error(const eddy_vm *vm);
+/* The kind of the last error: EDDY_ERR_RUNTIME, _TIMEOUT or _MEMORY. */
+int eddy_vm_error_kind(const eddy_vm *vm);
+/* Loads a script as text only (never bytecode) and leaves its chunk on the
+ * stack: returns 0, or -1 with the error (file:line) in eddy_vm_error.
+ * [-0, +(1|0), -] */
+int eddy_vm_load_file(eddy_vm *vm, const char *path);
+
+#endif
