@@ -31,7 +31,9 @@
 #define ARENA 256                  /* object keys sorted without a userdata */
 
 /* [-0, +1, m] */
-void eddy_json_push_array_mt(lua_State *L) { luaL_newmetatable(L, ARRAY_MT); }
+void eddy_json_push_array_mt(lua_State *L) {
+    luaL_newmetatable(L, ARRAY_MT);
+}
 
 /* ---- decoder ---------------------------------------------------------- */
 
@@ -43,10 +45,8 @@ typedef struct dec {
     int depth;
 } dec;
 
-static int dfail(dec *d, const char *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int dfail(dec *d, const char *at, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int dfail(dec *d, const char *at,
+                                                       const char *fmt, ...) {
     char msg[96];
     va_list ap;
     va_start(ap, fmt);
@@ -75,7 +75,7 @@ static void skip_ws(dec *d) {
     d->p = p;
 }
 
-static int isdig(char c) { return c >= '0' && c <= '9'; }
+#define isdig(c) ((c) >= '0' && (c) <= '9')
 
 /* Slow path for floats: Lua's own conversion (strtod, locale-safe).
  * [-0, +1, m] */
@@ -134,9 +134,9 @@ static int parse_number(dec *d) {
     }
     d->p = p;
     if (!isfloat && nd <= 19 && m <= (uint64_t)INT64_MAX + (uint64_t)neg) {
-        lua_pushinteger(d->L, !neg                    ? (lua_Integer)m
+        lua_pushinteger(d->L, !neg                     ? (lua_Integer)m
                               : m == (uint64_t)1 << 63 ? LUA_MININTEGER
-                                                     : -(lua_Integer)m);
+                                                       : -(lua_Integer)m);
         return 0;
     }
     e10 -= nfrac;
@@ -154,7 +154,7 @@ static long hex4(const char *p, const char *end) {
     if (end - p < 4) return -1;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int h = isdig(c)                ? c - '0'
+        int h = isdig(c)                                 ? c - '0'
                 : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
                                                          : -1;
         if (h < 0) return -1;
@@ -170,6 +170,7 @@ static const char *unicode(dec *d, luaL_Buffer *B, const char *q) {
     long cp = hex4(q + 2, d->end), lo = -1;
     const char *next = q + 6;
     char u[4];
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
     if (cp < 0) return dfail(d, q, "invalid \\u escape"), NULL;
     if (cp >= 0xDC00 && cp <= 0xDFFF)
         return dfail(d, q, "lone surrogate \\u%04lx", cp), NULL;
@@ -181,12 +182,7 @@ static const char *unicode(dec *d, luaL_Buffer *B, const char *q) {
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         next += 6;
     }
-    if (cp < 0x80) {
-        luaL_addchar(B, (char)cp);
-        return next;
-    }
-    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
-    int n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
     for (int i = n - 1; i > 0; i--, cp >>= 6) u[i] = (char)(0x80 | (cp & 0x3f));
     u[0] = (char)(lead[n] | cp);
     luaL_addlstring(B, u, (size_t)n);
@@ -248,15 +244,24 @@ static int parse_string(dec *d) {
     return parse_escaped(d, q);
 }
 
-static int literal(dec *d, const char *word, size_t n) {
+/* true, false or null. [-0, +1, -] */
+static int parse_literal(dec *d) {
+    char c = *d->p;
+    const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+    size_t n = c == 'f' ? 5 : 4;
     if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0)
         return dfail(d, d->p, "invalid literal");
     d->p += n;
+    if (c == 'n')
+        lua_pushlightuserdata(d->L, NULL);
+    else
+        lua_pushboolean(d->L, c == 't');
     return 0;
 }
 
-/* Moves the n values staged above base (key, value pairs when obj) into
- * the container, creating it at base+1 on the first call. [-?, +0, m] */
+/* Moves the n values staged above base (n key, value pairs when obj) into
+ * the container, creating it at base+1 on the first call: pops them and,
+ * on the first call, pushes the table. [-(n|2n), +(1|0), m] */
 static void flush(lua_State *L, int base, int *have, int n, int obj,
                   lua_Integer *next) {
     /* stack: ... [table] staged... */
@@ -280,7 +285,7 @@ static void flush(lua_State *L, int base, int *have, int n, int obj,
 }
 
 /* Steps into a container at d->p; returns 1 if it is empty, 0 if not, -1
- * on error. */
+ * on error. [-0, +0, -] */
 static int open_container(dec *d, char close) {
     if (++d->depth > EDDY_JSON_MAX_DEPTH)
         return dfail(d, d->p, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
@@ -298,64 +303,43 @@ static int open_container(dec *d, char close) {
 
 static int parse_value(dec *d);
 
-/* [-0, +1, m] */
-static int parse_array(dec *d) {
+/* Parses `"key" :` of an object member. [-0, +1, m] */
+static int parse_key(dec *d) {
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != '"') return unexpected(d, "a string");
+    if (parse_string(d)) return -1;
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != ':') return unexpected(d, "':'");
+    d->p++;
+    return 0;
+}
+
+/* An array (obj = 0) or an object (obj = 1; duplicate keys: the last one
+ * wins). Members are staged on the stack and stored CHUNK at a time, so
+ * the table is created with the right size. [-0, +1, m] */
+static int parse_container(dec *d, int obj) {
     lua_State *L = d->L;
-    int base = lua_gettop(L), have = 0, n = 0, rc = open_container(d, ']');
+    char close = obj ? '}' : ']';
+    int base = lua_gettop(L), have = 0, n = 0, rc = open_container(d, close);
     lua_Integer next = 0;
-    if (rc) {
-        if (rc < 0) return -1;
+    if (rc < 0) return -1;
+    if (rc > 0) {
         lua_createtable(L, 0, 0); /* stack: ... {} */
+        if (obj) return 0;
         eddy_json_push_array_mt(L); /* stack: ... {} mt */
         lua_setmetatable(L, -2);
         return 0;
     }
-    for (;;) { /* stack: ... [table] staged values */
-        if (parse_value(d)) return -1;
-        if (++n == CHUNK) flush(L, base, &have, n, 0, &next), n = 0;
+    for (;;) { /* stack: ... [table] staged values (obj: key, value) */
+        if ((obj && parse_key(d)) || parse_value(d)) return -1;
+        if (++n == CHUNK) flush(L, base, &have, n, obj, &next), n = 0;
         skip_ws(d);
-        if (d->p < d->end && *d->p == ',') {
-            d->p++;
-            continue;
-        }
-        if (d->p < d->end && *d->p == ']') break;
-        return unexpected(d, "',' or ']'");
+        if (d->p == d->end || (*d->p != ',' && *d->p != close))
+            return unexpected(d, obj ? "',' or '}'" : "',' or ']'");
+        if (*d->p++ == close) break;
     }
-    d->p++;
     d->depth--;
-    flush(L, base, &have, n, 0, &next);
-    return 0;
-}
-
-/* Duplicate keys: the last one wins. [-0, +1, m] */
-static int parse_object(dec *d) {
-    lua_State *L = d->L;
-    int base = lua_gettop(L), have = 0, n = 0, rc = open_container(d, '}');
-    if (rc) {
-        if (rc < 0) return -1;
-        lua_createtable(L, 0, 0); /* stack: ... {} */
-        return 0;
-    }
-    for (;;) { /* stack: ... [table] staged keys and values */
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != '"') return unexpected(d, "a string");
-        if (parse_string(d)) return -1;
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != ':') return unexpected(d, "':'");
-        d->p++;
-        if (parse_value(d)) return -1;
-        if (++n == CHUNK) flush(L, base, &have, n, 1, NULL), n = 0;
-        skip_ws(d);
-        if (d->p < d->end && *d->p == ',') {
-            d->p++;
-            continue;
-        }
-        if (d->p < d->end && *d->p == '}') break;
-        return unexpected(d, "',' or '}'");
-    }
-    d->p++;
-    d->depth--;
-    flush(L, base, &have, n, 1, NULL);
+    flush(L, base, &have, n, obj, &next); /* stack: ... table */
     return 0;
 }
 
@@ -363,26 +347,12 @@ static int parse_object(dec *d) {
 static int parse_value(dec *d) {
     skip_ws(d);
     if (d->p >= d->end) return unexpected(d, "a value");
-    switch (*d->p) {
-    case '{': return parse_object(d);
-    case '[': return parse_array(d);
-    case '"': return parse_string(d);
-    case 't':
-        if (literal(d, "true", 4)) return -1;
-        lua_pushboolean(d->L, 1);
-        return 0;
-    case 'f':
-        if (literal(d, "false", 5)) return -1;
-        lua_pushboolean(d->L, 0);
-        return 0;
-    case 'n':
-        if (literal(d, "null", 4)) return -1;
-        lua_pushlightuserdata(d->L, NULL);
-        return 0;
-    default:
-        if (*d->p == '-' || isdig(*d->p)) return parse_number(d);
-        return unexpected(d, "a value");
-    }
+    char c = *d->p;
+    if (c == '"') return parse_string(d);
+    if (c == '-' || isdig(c)) return parse_number(d);
+    if (c == '{' || c == '[') return parse_container(d, c == '{');
+    if (c == 't' || c == 'f' || c == 'n') return parse_literal(d);
+    return unexpected(d, "a value");
 }
 
 /* [-0, +(0|1), m] */
@@ -416,16 +386,14 @@ typedef struct enc {
     eddy_buf *b;
     char *err;
     size_t errlen;
-    int depth;                                /* tables on the path */
-    size_t used;                              /* arena entries in use */
-    const void *path[EDDY_JSON_MAX_DEPTH];    /* tables on the path */
-    kent arena[ARENA];                        /* shared by nested objects */
+    int depth;         /* tables on the path */
+    size_t used;       /* arena entries in use */
+    const void **path; /* [EDDY_JSON_MAX_DEPTH]: tables on the path */
+    kent *arena;       /* [ARENA]: shared by nested objects */
 } enc;
 
-static int efail(enc *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int efail(enc *e, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static int efail(enc *e, const char *fmt,
+                                                       ...) {
     va_list ap;
     va_start(ap, fmt);
     if (e->errlen > 0) vsnprintf(e->err, e->errlen, fmt, ap);
@@ -433,37 +401,72 @@ static int efail(enc *e, const char *fmt, ...) {
     return -1;
 }
 
-static int put(enc *e, const char *s, size_t n) {
-    return eddy_buf_add(e->b, s, n) ? efail(e, "out of memory") : 0;
+/* Appends n bytes; writes into the room eddy_buf_reserve makes. */
+static inline int put(enc *e, const char *s, size_t n) {
+    eddy_buf *b = e->b;
+    if (b->cap - b->len < n && eddy_buf_reserve(b, n))
+        return efail(e, "out of memory");
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
 }
 
-static const char digit_pairs[] = "00010203040506070809"
-                                  "10111213141516171819"
-                                  "20212223242526272829"
-                                  "30313233343536373839"
-                                  "40414243444546474849"
-                                  "50515253545556575859"
-                                  "60616263646566676869"
-                                  "70717273747576777879"
-                                  "80818283848586878889"
-                                  "90919293949596979899";
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334"
+    "3536373839404142434445464748495051525354555657585960616263646566676869"
+    "707172737475767778798081828384858687888990919293949596979899";
 
-/* Writes v in decimal to out (at least 21 bytes); returns the length. */
-static size_t fmt_int(char *out, lua_Integer v) {
-    char tmp[24], *p = tmp + sizeof tmp;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+/* Writes u in decimal to out (at least 20 bytes); returns the length. */
+static size_t fmt_uint(char *out, uint64_t u) {
+    char tmp[20], *p = tmp + sizeof tmp;
     for (; u >= 100; u /= 100) memcpy(p -= 2, digit_pairs + 2 * (u % 100), 2);
-    if (u >= 10) memcpy(p -= 2, digit_pairs + 2 * u, 2);
-    else *--p = (char)('0' + u);
-    if (v < 0) *--p = '-';
+    if (u >= 10)
+        memcpy(p -= 2, digit_pairs + 2 * u, 2);
+    else
+        *--p = (char)('0' + u);
     memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
     return (size_t)(tmp + sizeof tmp - p);
 }
 
-/* Writes finite x to out (at least 32 bytes) with the fewest of 15, 16 or
- * 17 significant digits that read back as x, always with a '.' or an
- * exponent so it reads back as a float; returns the length. */
+/* Writes v in decimal to out (at least 21 bytes); returns the length. */
+static size_t fmt_int(char *out, lua_Integer v) {
+    if (v >= 0) return fmt_uint(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + fmt_uint(out + 1, 0 - (uint64_t)v);
+}
+
+/* Writes ax (negated if neg) in fixed point with the fewest decimals k such
+ * that m / 10^k == ax for an integer m < 2^53. The decoder's fast path does
+ * that very division, so the text reads back as ax. Returns 0 if there is
+ * no such k (ax then needs 16 or 17 significant digits). */
+static size_t fmt_fixed(char *out, double ax, int neg) {
+    char dig[24], *p = dig + 4;
+    size_t k = 0, n, o = 0;
+    double m = 0;
+    for (; k < 23; k++) {
+        m = nearbyint(ax * pow10tab[k]);
+        if (m >= 9007199254740992.0) return 0;
+        if (m / pow10tab[k] == ax) break;
+    }
+    if (k > 20) return 0; /* (callers keep ax >= 1e-4, so k <= n + 3) */
+    for (n = fmt_uint(p, (uint64_t)m); n <= k && p > dig; n++) *--p = '0';
+    if (n <= k) return 0;
+    if (neg) out[o++] = '-';
+    memcpy(out + o, p, n - k); /* integer part */
+    o += n - k;
+    out[o++] = '.';
+    memcpy(out + o, k ? p + n - k : "0", k ? k : 1);
+    return o + (k ? k : 1);
+}
+
+/* Writes finite x to out (at least 32 bytes) in the shortest form that
+ * reads back as x, always with a '.' or an exponent so it reads back as a
+ * float: fixed-point for 1e-4 <= |x| < 1e15, else the shortest of %.15g,
+ * %.16g and %.17g. Returns the length. */
 static size_t fmt_float(char *out, double x) {
+    double ax = fabs(x);
+    size_t f = ax >= 1e-4 && ax < 1e15 ? fmt_fixed(out, ax, signbit(x)) : 0;
+    if (f) return f;
     int n = snprintf(out, 32, "%.15g", x);
     if (strtod(out, NULL) != x) n = snprintf(out, 32, "%.16g", x);
     if (strtod(out, NULL) != x) n = snprintf(out, 32, "%.17g", x);
@@ -477,9 +480,8 @@ static size_t fmt_float(char *out, double x) {
 
 static int enc_string(enc *e, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
-    static const char short_esc[32] = {['\b'] = 'b', ['\t'] = 't',
-                                       ['\n'] = 'n', ['\f'] = 'f',
-                                       ['\r'] = 'r'};
+    static const char short_esc[32] = {
+        ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
     eddy_buf *b = e->b;
     const char *end = s + len;
     if (eddy_buf_reserve(b, len + 2)) return efail(e, "out of memory");
@@ -497,9 +499,12 @@ static int enc_string(enc *e, const char *s, size_t len) {
         o = b->data + b->len;
         unsigned char c = (unsigned char)*s++;
         *o++ = '\\';
-        if (c == '"' || c == '\\') *o++ = (char)c;
-        else if (short_esc[c]) *o++ = short_esc[c];
-        else memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
+        if (c == '"' || c == '\\')
+            *o++ = (char)c;
+        else if (short_esc[c])
+            *o++ = short_esc[c];
+        else
+            memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
@@ -511,7 +516,7 @@ static int enc_value(enc *e, int idx);
 /* Keys exactly 1..n? (n >= 1 is the raw length.) [-0, +0, -] */
 static int is_array(lua_State *L, int t, lua_Unsigned n) {
     lua_Unsigned count = 0;
-    lua_pushnil(L); /* stack: ... key */
+    lua_pushnil(L);          /* stack: ... key */
     while (lua_next(L, t)) { /* stack: ... key value */
         lua_Integer k = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 0;
         if (k < 1 || (lua_Unsigned)k > n) {
@@ -542,30 +547,34 @@ static int key_text(enc *e, kent *k) {
     lua_State *L = e->L;
     int ki = k->v - 1;
     char num[32];
-    switch (lua_type(L, ki)) {
-    case LUA_TSTRING: k->s = lua_tolstring(L, ki, &k->len); return 0;
-    case LUA_TBOOLEAN:
+    int type = lua_type(L, ki);
+    if (type == LUA_TSTRING) {
+        k->s = lua_tolstring(L, ki, &k->len);
+    } else if (type == LUA_TBOOLEAN) {
         k->s = lua_toboolean(L, ki) ? "true" : "false";
         k->len = strlen(k->s);
-        return 0;
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, ki)) {
+    } else if (type == LUA_TNUMBER) {
+        if (lua_isinteger(L, ki))
             k->len = fmt_int(num, lua_tointeger(L, ki));
-        } else {
-            if (!isfinite(lua_tonumber(L, ki)))
-                return efail(e, "cannot encode NaN/inf");
+        else if (isfinite(lua_tonumber(L, ki)))
             k->len = fmt_float(num, lua_tonumber(L, ki));
-        }
+        else
+            return efail(e, "cannot encode NaN/inf");
         k->s = lua_pushlstring(L, num, k->len); /* stack: ... key value s */
-        lua_replace(L, ki);                      /* stack: ... s value */
-        return 0;
-    default: return efail(e, "cannot encode a %s key", luaL_typename(L, ki));
+        lua_replace(L, ki);                     /* stack: ... s value */
+    } else {
+        return efail(e, "cannot encode a %s key", luaL_typename(L, ki));
     }
+    return 0;
 }
 
+/* Bytewise, a prefix first. */
 static int kcmp(const void *pa, const void *pb) {
     const kent *a = pa, *b = pb;
-    int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n && a->s[0] != b->s[0]
+                ? (unsigned char)a->s[0] - (unsigned char)b->s[0]
+                : memcmp(a->s, b->s, n);
     return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
@@ -599,10 +608,24 @@ static int put_members(enc *e, kent *k, size_t n) {
     return put(e, "}", 1);
 }
 
+/* Stages up to cap keys and values of t on the stack, recording the value
+ * slots in k; returns how many (n), or cap + 1 if t has more (the stack is
+ * then left for the caller to reset). [-0, +2n, m] */
+static size_t collect(lua_State *L, int t, kent *k, size_t cap) {
+    size_t i = 0;
+    lua_pushnil(L);          /* stack: ... key */
+    while (lua_next(L, t)) { /* stack: ... k1 v1 .. key value */
+        if (i == cap || !lua_checkstack(L, 4)) return cap + 1;
+        k[i++].v = lua_gettop(L);
+        lua_pushvalue(L, -2); /* stack: ... k1 v1 .. key value key */
+    }
+    return i; /* stack: ... k1 v1 .. kn vn */
+}
+
 /* [-0, +0, m] */
 static int enc_empty(enc *e, int t) {
     int arr = 0;
-    if (lua_getmetatable(e->L, t)) { /* stack: ... mt */
+    if (lua_getmetatable(e->L, t)) {                     /* stack: ... mt */
         lua_getfield(e->L, LUA_REGISTRYINDEX, ARRAY_MT); /* ... mt amt */
         arr = lua_rawequal(e->L, -1, -2);
         lua_pop(e->L, 2);
@@ -610,27 +633,26 @@ static int enc_empty(enc *e, int t) {
     return arr ? put(e, "[]", 2) : put(e, "{}", 2);
 }
 
-/* Stages every key and value on the stack, then writes them sorted by key.
- * [-0, +0, m] */
+/* Stages every key and value on the stack (the key slots in a shared arena,
+ * or for big objects a userdata), then writes them sorted. [-0, +0, m] */
 static int enc_object(enc *e, int t) {
     lua_State *L = e->L;
-    size_t n = 0, i = 0;
-    lua_pushnil(L); /* stack: ... key */
-    while (lua_next(L, t)) n++, lua_pop(L, 1);
+    int base = lua_gettop(L);
+    kent *k = e->arena + e->used;
+    size_t n = collect(L, t, k, ARENA - e->used);
+    int in_arena = n <= ARENA - e->used;
     if (n == 0) return enc_empty(e, t);
-    if (n > 400000 || !lua_checkstack(L, 2 * (int)n + 8))
-        return efail(e, "object with %zu keys is too large to encode", n);
-    int base = lua_gettop(L), in_arena = n <= ARENA - e->used;
-    kent *k = in_arena ? e->arena + e->used
-                       : lua_newuserdatauv(L, n * sizeof *k, 0);
-    if (in_arena) e->used += n;
-    lua_pushnil(L); /* stack: ... [scratch] key */
-    while (i < n && lua_next(L, t)) { /* stack: ... k1 v1 .. key value */
-        k[i++].v = lua_gettop(L);
-        lua_pushvalue(L, -2); /* stack: ... k1 v1 .. key value key */
+    if (!in_arena) {
+        lua_settop(L, base);
+        lua_pushnil(L); /* stack: ... key */
+        for (n = 0; lua_next(L, t); n++) lua_pop(L, 1);
+        if (n > 400000 || !lua_checkstack(L, 2 * (int)n + 8))
+            return efail(e, "object with %zu keys is too large to encode", n);
+        k = lua_newuserdatauv(L, n * sizeof *k, 0); /* stack: ... scratch */
+        collect(L, t, k, n); /* stack: ... scratch k1 v1 .. kn vn */
+    } else {
+        e->used += n;
     }
-    if (i == n) lua_pop(L, 1); /* stack: ... k1 v1 .. kn vn */
-    else n = i;                /* (cannot happen: nothing ran in between) */
     if (put_members(e, k, n)) return -1;
     if (in_arena) e->used -= n;
     lua_settop(L, base);
@@ -647,8 +669,8 @@ static int enc_table(enc *e, int t) {
     if (!lua_checkstack(e->L, 8)) return efail(e, "out of Lua stack");
     e->path[e->depth++] = self;
     lua_Unsigned n = lua_rawlen(e->L, t);
-    int rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n)
-                                            : enc_object(e, t);
+    int rc =
+        n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n) : enc_object(e, t);
     e->depth--;
     return rc;
 }
@@ -657,39 +679,32 @@ static int enc_table(enc *e, int t) {
 static int enc_value(enc *e, int idx) {
     lua_State *L = e->L;
     char num[32];
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL: return put(e, "null", 4);
-    case LUA_TBOOLEAN:
-        return lua_toboolean(L, idx) ? put(e, "true", 4) : put(e, "false", 5);
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx))
-            return put(e, num, fmt_int(num, lua_tointeger(L, idx)));
-        if (!isfinite(lua_tonumber(L, idx)))
-            return efail(e, "cannot encode NaN/inf");
-        return put(e, num, fmt_float(num, lua_tonumber(L, idx)));
-    case LUA_TSTRING: {
+    int type = lua_type(L, idx);
+    if (type == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
         return enc_string(e, s, n);
     }
-    case LUA_TTABLE: return enc_table(e, idx);
-    case LUA_TLIGHTUSERDATA:
-        if (lua_touserdata(L, idx) == NULL) return put(e, "null", 4);
-        return efail(e, "cannot encode a userdata");
-    default: return efail(e, "cannot encode a %s", luaL_typename(L, idx));
-    }
+    if (type == LUA_TNUMBER && lua_isinteger(L, idx))
+        return put(e, num, fmt_int(num, lua_tointeger(L, idx)));
+    if (type == LUA_TNUMBER && isfinite(lua_tonumber(L, idx)))
+        return put(e, num, fmt_float(num, lua_tonumber(L, idx)));
+    if (type == LUA_TNUMBER) return efail(e, "cannot encode NaN/inf");
+    if (type == LUA_TTABLE) return enc_table(e, idx);
+    if (type == LUA_TBOOLEAN && lua_toboolean(L, idx)) return put(e, "true", 4);
+    if (type == LUA_TBOOLEAN) return put(e, "false", 5);
+    if (type == LUA_TNIL ||
+        (type == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx)))
+        return put(e, "null", 4);
+    return efail(e, "cannot encode a %s", luaL_typename(L, idx));
 }
 
 /* [-0, +0, m] */
 int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
                      size_t errlen) {
-    enc e; /* not zero-initialised: path and arena are large */
-    e.L = L;
-    e.b = b;
-    e.err = err;
-    e.errlen = errlen;
-    e.depth = 0;
-    e.used = 0;
+    const void *path[EDDY_JSON_MAX_DEPTH]; /* left uninitialised: big */
+    kent arena[ARENA];
+    enc e = {L, b, err, errlen, 0, 0, path, arena};
     int top = lua_gettop(L);
     if (enc_value(&e, lua_absindex(L, idx)) == 0) return 0;
     lua_settop(L, top);

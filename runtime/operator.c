@@ -32,10 +32,12 @@ struct eddy_op {
     int mod_ref;      /* script module table, or LUA_NOREF */
     int fn_ref;       /* process function */
     int ctx_ref;      /* the ctx table */
-    int states_ref;   /* keyed: key -> state table */
-    int dirty_ref;    /* keyed: key -> true, since the last checkpoint */
+    int hot_ref;      /* keyed: key -> state (or false: deleted), for keys
+                         touched since the last checkpoint */
+    int clean_ref;    /* keyed: key -> state, for keys not touched since */
     int keyfn_ref;    /* key_by(function) */
     int keyfield_ref; /* key_by(field): the field name string */
+    const void *handed; /* the state ctx_index handed out in this call */
     eddy_op_stats st;
 };
 
@@ -52,6 +54,20 @@ void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
 }
 
 /* ---- ctx methods ------------------------------------------------------ */
+
+/* hot[key] = value at top (pops it); clean[key] = nil. [-1, +0, m] */
+static void op_set_hot(eddy_op *op, lua_State *L, int key) {
+    key = lua_absindex(L, key);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->hot_ref);
+    lua_pushvalue(L, key);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->clean_ref);
+    lua_pushvalue(L, key);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 3);
+}
 
 static eddy_op *ctx_op(lua_State *L) {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -71,27 +87,23 @@ static int ctx_emit(lua_State *L) {
     return 0;
 }
 
-/* ctx:clear() drops this key's state. [-0, +0, -] */
+/* ctx:clear() drops this key's state. [-0, +0, m] */
 static int ctx_clear(lua_State *L) {
     eddy_op *op = ctx_op(L);
     lua_settop(L, 1);
-    lua_pushnil(L);
-    lua_setfield(L, 1, "state");
+    op->handed = NULL;
     if (!op->keyed) {
         lua_newtable(L);
         lua_setfield(L, 1, "state");
         return 0;
     }
-    lua_getfield(L, 1, "key");
-    /* stack: ctx key */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->states_ref);
-    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "state");
     lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->dirty_ref);
-    lua_pushvalue(L, 2);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
+    lua_rawset(L, 1);
+    lua_getfield(L, 1, "key");
+    lua_pushboolean(L, 0);
+    /* stack: ctx key false */
+    op_set_hot(op, L, 2);
     return 0;
 }
 
@@ -124,24 +136,35 @@ static int ctx_log(lua_State *L) {
     return 0;
 }
 
-/* __index(ctx, k): loads ctx.state on first touch. [-0, +1, -] */
+/* __index(ctx, k): ctx.state when the call did not start with the key's
+ * state in hand: takes it from clean (moving it to hot) or makes a new
+ * table, and caches it raw in ctx. [-0, +1, m] */
 static int ctx_index(lua_State *L) {
     eddy_op *op = ctx_op(L);
-    if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "state"))
-        return 0;
+    if (!lua_rawequal(L, 2, lua_upvalueindex(2))) return 0; /* not "state" */
     lua_settop(L, 2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->states_ref);
     lua_getfield(L, 1, "key");
-    lua_pushvalue(L, -1);
-    /* stack: ctx "state" states key key */
-    if (lua_rawget(L, 3) == LUA_TNIL) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        /* a new key: stays out of states until written back non-empty */
+    if (lua_isnil(L, 3))
+        return luaL_error(L, "ctx.state of a keyed operator exists only "
+                             "while an event or timer of a key is handled");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->hot_ref);
+    lua_pushvalue(L, 3);
+    /* stack: ctx "state" key hot key */
+    if (lua_rawget(L, 4) != LUA_TTABLE) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->clean_ref);
+        lua_pushvalue(L, 3);
+        if (lua_rawget(L, -2) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        /* stack: ctx "state" key hot old clean st */
+        lua_pushvalue(L, -1);
+        op_set_hot(op, L, 3);
     }
-    /* stack: ctx "state" states key st */
-    lua_pushvalue(L, -1);
-    lua_setfield(L, 1, "state");
+    op->handed = lua_topointer(L, -1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1); /* ctx.state = st, raw: later reads are plain */
     return 1;
 }
 
@@ -160,7 +183,8 @@ static void ctx_push_new(lua_State *L, eddy_op *op) {
     if (op->keyed) {
         lua_createtable(L, 0, 1);
         lua_pushlightuserdata(L, op);
-        lua_pushcclosure(L, ctx_index, 1);
+        lua_pushliteral(L, "state");
+        lua_pushcclosure(L, ctx_index, 2);
         lua_setfield(L, -2, "__index");
         lua_setmetatable(L, -2);
     } else {
@@ -270,39 +294,46 @@ static int op_key(eddy_op *op, lua_State *L, int ev, char *msg, size_t n) {
     return -1;
 }
 
-/* Moves a touched ctx.state back into the states table and marks the key
- * dirty; an empty table or nil deletes the key. [-0, +0, -] */
+/* Ends a call's use of ctx.state. The usual case (the state ctx_index
+ * handed out, changed in place) costs one rawget; a value the script
+ * assigned (ctx.state = {...} or nil) replaces the stored one. Empty
+ * states stay until the next checkpoint writes them as deletions.
+ * [-0, +0, m] */
 static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_pushliteral(L, "state");
-    if (lua_rawget(L, ctx) == LUA_TNIL) {
+    int t = lua_rawget(L, ctx);
+    /* stack: st */
+    if (t == LUA_TNIL && op->handed == NULL) { /* untouched */
         lua_pop(L, 1);
         return;
     }
-    /* stack: st */
-    int drop = lua_isnil(L, -1);
-    if (lua_istable(L, -1)) {
-        lua_pushnil(L);
-        if (lua_next(L, -2) == 0)
-            drop = 1;
-        else
-            lua_pop(L, 2);
+    if (t != LUA_TTABLE || lua_topointer(L, -1) != op->handed) {
+        /* assigned by the script: nil deletes the key */
+        if (t == LUA_TNIL) lua_pushboolean(L, 0);
+        else lua_pushvalue(L, -1);
+        op_set_hot(op, L, key);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->states_ref);
-    lua_pushvalue(L, key);
-    if (drop)
-        lua_pushnil(L);
-    else
-        lua_pushvalue(L, -3);
-    lua_rawset(L, -3);
-    /* stack: st states */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->dirty_ref);
-    lua_pushvalue(L, key);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 3);
+    lua_pop(L, 1);
     lua_pushliteral(L, "state");
     lua_pushnil(L);
     lua_rawset(L, ctx);
+    op->handed = NULL;
+}
+
+/* Starts a call for the key at index key: ctx.key, and ctx.state when the
+ * key is hot (the steady case: one lookup). [-0, +0, m] */
+static void op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
+    lua_pushvalue(L, key);
+    lua_setfield(L, ctx, "key");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->hot_ref);
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        op->handed = lua_topointer(L, -1);
+        lua_pushliteral(L, "state");
+        lua_pushvalue(L, -2);
+        lua_rawset(L, ctx);
+    }
+    lua_pop(L, 2);
 }
 
 /* Hands the result of a map or filter call (at the top) downstream. */
@@ -330,10 +361,7 @@ static void op_push(void *self, lua_State *L, int ev) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     int ctx = lua_gettop(L);
-    if (key) {
-        lua_pushvalue(L, key);
-        lua_setfield(L, ctx, "key");
-    }
+    if (key) op_begin_key(op, L, ctx, key);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
@@ -434,7 +462,7 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
     op->job = job;
     op->vm = eddy_job_vm(job);
     op->mod_ref = op->fn_ref = op->ctx_ref = LUA_NOREF;
-    op->states_ref = op->dirty_ref = LUA_NOREF;
+    op->hot_ref = op->clean_ref = LUA_NOREF;
     op->keyfn_ref = op->keyfield_ref = LUA_NOREF;
     op->name = field_dup(L, desc, "name");
     op->script = field_dup(L, desc, "script");
@@ -446,9 +474,9 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
         return NULL;
     }
     lua_newtable(L);
-    op->states_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    op->hot_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
-    op->dirty_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    op->clean_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     ctx_push_new(L, op);
     op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return op;
@@ -485,8 +513,8 @@ void eddy_op_close(eddy_op *op) {
 void eddy_op_free(eddy_op *op) {
     if (op == NULL) return;
     lua_State *L = eddy_vm_state(op->vm);
-    int refs[] = {op->mod_ref,  op->fn_ref,    op->ctx_ref,     op->states_ref,
-                  op->dirty_ref, op->keyfn_ref, op->keyfield_ref};
+    int refs[] = {op->mod_ref,  op->fn_ref,    op->ctx_ref,     op->hot_ref,
+                  op->clean_ref, op->keyfn_ref, op->keyfield_ref};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
         luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
     eddy_node_free(op->node);
