@@ -31,7 +31,7 @@ struct eddy_vm {
     atomic_uint_fast64_t seq;  /* bumped per top-level call */
     atomic_int busy;           /* depth > 0, for the watchdog */
     atomic_uint_fast64_t expired; /* seq the watchdog declared overdue */
-    int64_t event_ms;
+    _Atomic int64_t event_ms; /* 0: no limit */
     pthread_t wd;
     int wd_running;
     atomic_int wd_stop;
@@ -114,18 +114,18 @@ static void vm_hook(lua_State *L, lua_Debug *ar) {
         return;
     }
     luaL_error(L, "call took longer than %d ms (limits.event_ms)",
-               (int)vm->event_ms);
+               (int)atomic_load(&vm->event_ms));
 }
 
 static void *vm_watchdog(void *arg) {
     eddy_vm *vm = arg;
     uint_fast64_t seen = 0;
     int64_t since = 0;
-    int64_t tick = vm->event_ms / 10;
-    if (tick < 2) tick = 2;
-    if (tick > 50) tick = 50;
-    struct timespec ts = {0, (long)tick * 1000000L};
     while (!atomic_load(&vm->wd_stop)) {
+        int64_t tick = atomic_load(&vm->event_ms) / 10;
+        if (tick < 2) tick = 2;
+        if (tick > 50) tick = 50;
+        struct timespec ts = {0, (long)tick * 1000000L};
         nanosleep(&ts, NULL);
         uint_fast64_t s = atomic_load(&vm->seq);
         int64_t now = eddy_clock_mono_ms();
@@ -134,7 +134,9 @@ static void *vm_watchdog(void *arg) {
             since = now;
             continue;
         }
-        if (now - since >= vm->event_ms && atomic_load(&vm->expired) != s) {
+        int64_t limit = atomic_load(&vm->event_ms);
+        if (limit > 0 && now - since >= limit &&
+            atomic_load(&vm->expired) != s) {
             atomic_store(&vm->expired, s);
             lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, 1);
         }
@@ -144,7 +146,7 @@ static void *vm_watchdog(void *arg) {
 
 int eddy_vm_set_limits(eddy_vm *vm, int64_t event_ms, size_t memory_bytes) {
     vm->mem_cap = memory_bytes;
-    vm->event_ms = event_ms;
+    atomic_store(&vm->event_ms, event_ms);
     if (event_ms > 0 && !vm->wd_running) {
         if (pthread_create(&vm->wd, NULL, vm_watchdog, vm) != 0) return -1;
         vm->wd_running = 1;

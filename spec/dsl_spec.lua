@@ -1,0 +1,129 @@
+-- The job DSL (lua/eddy/init.lua): what job:plan() hands the C core, and
+-- the errors a job file author sees.
+local eddy = require("eddy")
+
+local function plan_of(build)
+  local job = eddy.job{ name = "t" }
+  build(job)
+  return job:plan()
+end
+
+local function nodes_by_name(plan)
+  local t = {}
+  for _, n in ipairs(plan.nodes) do t[n.type .. ":" .. n.name] = n end
+  return t
+end
+
+describe("the job DSL", function()
+  it("lists nodes in creation order with their inputs", function()
+    local plan = plan_of(function(job)
+      job:source("in", eddy.source.file{ path = "x.txt", format = "lines" })
+        :map("ops/upper.lua")
+        :sink(eddy.sink.stdout{ format = "lines" })
+    end)
+    assert.equal("t", plan.name)
+    assert.equal(3, #plan.nodes)
+    local src, op, sink = plan.nodes[1], plan.nodes[2], plan.nodes[3]
+    assert.same({ "source", "file", "x.txt", "lines" }, { src.type, src.kind, src.path, src.format })
+    assert.same({ "operator", "map", "upper", "ops/upper.lua" }, { op.type, op.kind, op.name, op.script })
+    assert.same({ { id = 1 } }, op.inputs)
+    assert.same({ { id = 2 } }, sink.inputs)
+  end)
+
+  it("makes operator names unique and honours opts.name", function()
+    local n = nodes_by_name(plan_of(function(job)
+      job:source("s", eddy.source.stdin{})
+        :map("a/count.lua"):map("b/count.lua"):map(function(x) return x end)
+        :process("ops/p.lua", { name = "mine" })
+    end))
+    assert.truthy(n["operator:count"])
+    assert.truthy(n["operator:count_2"])
+    assert.truthy(n["operator:map"])
+    assert.truthy(n["operator:mine"])
+  end)
+
+  it("gives key_by's key to the next operator only", function()
+    local keyfn = function(ev) return ev.id end
+    local n = nodes_by_name(plan_of(function(job)
+      job:source("s", eddy.source.stdin{})
+        :key_by("user"):process("ops/a.lua")
+        :key_by(keyfn):process("ops/b.lua")
+        :map("ops/c.lua")
+    end))
+    assert.equal("user", n["operator:a"].key)
+    assert.equal(keyfn, n["operator:b"].key)
+    assert.is_nil(n["operator:c"].key)
+  end)
+
+  it("wires union and side outputs", function()
+    local plan = plan_of(function(job)
+      local a = job:source("a", eddy.source.stdin{})
+      local b = job:source("b", eddy.source.tcp{ port = 9000 })
+      local p = a:union(b):process("ops/p.lua")
+      p:side("late"):sink(eddy.sink.file{ path = "late.ndjson" })
+    end)
+    local n = nodes_by_name(plan)
+    assert.same({ { id = 1 }, { id = 2 } }, n["operator:p"].inputs)
+    assert.same({ { id = 3, side = "late" } }, n["sink:late"].inputs)
+  end)
+
+  it("records the job file line of every node", function()
+    local plan = plan_of(function(job)
+      job:source("s", eddy.source.stdin{})
+    end)
+    assert.matches("dsl_spec%.lua:%d+$", plan.nodes[1].where)
+  end)
+
+  it("carries job options into the plan", function()
+    local job = eddy.job{ name = "x", limits = { event_ms = 50, memory_mb = 64 } }
+    assert.same({ event_ms = 50, memory_mb = 64 }, job:plan().limits)
+    job:dead_letter(eddy.sink.file{ path = "dead.ndjson" })
+    assert.equal("dead.ndjson", job:plan().dead_letter.path)
+  end)
+
+  describe("rejects mistakes with the caller's file and line", function()
+    local function err_of(f)
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      return err
+    end
+
+    it("unknown source options", function()
+      local err = err_of(function() eddy.source.file{ path = "x", fromat = "json" } end)
+      assert.matches("dsl_spec%.lua:%d+: eddy%.source%.file: unknown option 'fromat'", err)
+    end)
+
+    it("bad formats and policies", function()
+      assert.matches("format must be", err_of(function() eddy.source.stdin{ format = "xml" } end))
+      local s = eddy.job{}:source("s", eddy.source.stdin{})
+      assert.matches("on_error must be", err_of(function() s:process("p.lua", { on_error = "ignore" }) end))
+    end)
+
+    it("operators that are neither paths nor functions", function()
+      local s = eddy.job{}:source("s", eddy.source.stdin{})
+      assert.matches("script path or a function", err_of(function() s:map(42) end))
+    end)
+
+    it("duplicate names", function()
+      local job = eddy.job{}
+      job:source("s", eddy.source.stdin{})
+      assert.matches("already a source named 's'", err_of(function() job:source("s", eddy.source.stdin{}) end))
+    end)
+
+    it("side outputs of non-operators and unions across jobs", function()
+      local s = eddy.job{}:source("s", eddy.source.stdin{})
+      assert.matches("only an operator's stream", err_of(function() s:side("x") end))
+      local other = eddy.job{}:source("o", eddy.source.stdin{})
+      assert.matches("not a stream of this job", err_of(function() s:union(other) end))
+    end)
+
+    it("bad job names and unknown job options", function()
+      assert.matches("name may hold", err_of(function() eddy.job{ name = "a b" } end))
+      assert.matches("unknown option 'chekpoint'", err_of(function() eddy.job{ chekpoint = {} } end))
+    end)
+
+    it("a tcp source without an integer port", function()
+      assert.matches("port must be an integer", err_of(function() eddy.source.tcp{} end))
+    end)
+  end)
+end)
