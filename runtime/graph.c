@@ -148,6 +148,8 @@ int eddy_graph_start(eddy_graph *g, char *err, size_t errlen) {
                      eddy_op_name(g->ops[i]));
             return -1;
         }
+    for (int i = 0; i < g->nsinks; i++)
+        if (eddy_sink_open(g->sinks[i], err, errlen) != 0) return -1;
     for (int i = 0; i < g->nsources; i++)
         if (eddy_source_start(g->sources[i], err, errlen) != 0) return -1;
     return 0;

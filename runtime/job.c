@@ -249,7 +249,7 @@ static int open_dlq(eddy_job *job, lua_State *L, int plan, char *err,
     int rc = 0;
     if (lua_istable(L, -1)) {
         job->dlq = eddy_sink_new(job, L, lua_gettop(L), job->dir, err, errlen);
-        rc = job->dlq ? 0 : -1;
+        rc = job->dlq ? 0 : -1; /* opened by eddy_job_run, once locked */
     }
     lua_pop(L, 1);
     return rc;
@@ -383,7 +383,8 @@ int eddy_job_run(eddy_job *job) {
         return 1;
     }
     watch_signals(job);
-    if (eddy_graph_start(job->graph, err, sizeof err) != 0) {
+    if ((job->dlq && eddy_sink_open(job->dlq, err, sizeof err) != 0) ||
+        eddy_graph_start(job->graph, err, sizeof err) != 0) {
         eddy_job_fail(job, "%s", err);
         return finish(job);
     }

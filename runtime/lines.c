@@ -98,7 +98,9 @@ static int drop_done(eddy_lines *ls, size_t end, size_t *len, uint64_t *pos) {
 
 int eddy_lines_next(eddy_lines *ls, const char **line, size_t *len,
                     uint64_t *pos) {
-    char *nl = memchr(ls->data + ls->scan, '\n', ls->len - ls->scan);
+    char *nl = ls->len > ls->scan
+                   ? memchr(ls->data + ls->scan, '\n', ls->len - ls->scan)
+                   : NULL;
     if (nl != NULL) {
         size_t end = (size_t)(nl - ls->data);
         if (ls->dropping) return drop_done(ls, end, len, pos);

@@ -466,6 +466,12 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
     op->keyfn_ref = op->keyfield_ref = LUA_NOREF;
     op->name = field_dup(L, desc, "name");
     op->script = field_dup(L, desc, "script");
+    if (op->script && op->script[0] != '/') { /* relative to the job file */
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", eddy_job_dir(job), op->script);
+        free(op->script);
+        op->script = strdup(full);
+    }
     op->where = field_dup(L, desc, "where");
     if (op->name == NULL) op->name = strdup("operator");
     if (op_configure(op, L, desc, err, errlen) != 0 ||

@@ -114,12 +114,12 @@ static eddy_sink *sink_alloc(eddy_job *job, const char *name, int fmt) {
     return s;
 }
 
-static int sink_open(eddy_sink *s, const char *path, char *err, size_t n) {
-    s->path = strdup(path);
-    make_parents(path);
-    s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (s->path == NULL || s->fd < 0) {
-        snprintf(err, n, "sink %s: cannot open %s: %s", s->name, path,
+int eddy_sink_open(eddy_sink *s, char *err, size_t n) {
+    if (s->path == NULL || s->fd >= 0) return 0; /* stdout, or open */
+    make_parents(s->path);
+    s->fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (s->fd < 0) {
+        snprintf(err, n, "sink %s: cannot open %s: %s", s->name, s->path,
                  strerror(errno));
         return -1;
     }
@@ -130,7 +130,8 @@ static int sink_open(eddy_sink *s, const char *path, char *err, size_t n) {
 eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
                               const char *path, char *err, size_t errlen) {
     eddy_sink *s = sink_alloc(job, name, EDDY_FMT_JSON);
-    if (s == NULL || sink_open(s, path, err, errlen) != 0) {
+    if (s && !(s->path = strdup(path))) snprintf(err, errlen, "out of memory");
+    if (s == NULL || s->path == NULL || eddy_sink_open(s, err, errlen) != 0) {
         eddy_sink_free(s);
         return NULL;
     }
@@ -170,11 +171,11 @@ eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc,
     }
     snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : dir,
              path[0] == '/' ? "" : "/", path);
-    if (sink_open(s, full, err, errlen) != 0) {
+    if ((s->path = strdup(full)) == NULL) {
         eddy_sink_free(s);
         return NULL;
     }
-    return s;
+    return s; /* the file is opened (and emptied) by eddy_sink_open */
 }
 
 void eddy_sink_free(eddy_sink *s) {
