@@ -76,13 +76,14 @@ static eddy_op *ctx_op(lua_State *L) {
 /* ctx:emit(ev [, side]) [-0, +0, e] */
 static int ctx_emit(lua_State *L) {
     eddy_op *op = ctx_op(L);
-    const char *side = luaL_optstring(L, 3, NULL);
-    if (lua_isnoneornil(L, 2)) return luaL_error(L, "ctx:emit: event is nil");
-    if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS && side == NULL)
+    const char *side = NULL;
+    if (lua_type(L, 3) > LUA_TNIL) side = luaL_checkstring(L, 3);
+    else if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS)
         return luaL_error(L, "ctx:emit is for flat_map and process "
                              "operators (return the value in %s)",
                           kinds[op->kind]);
-    lua_settop(L, 3);
+    if (lua_type(L, 2) <= LUA_TNIL)
+        return luaL_error(L, "ctx:emit: event is nil");
     eddy_node_emit(op->node, L, 2, side);
     return 0;
 }
@@ -261,7 +262,8 @@ static void op_error(eddy_op *op, lua_State *L, int ev, int key,
 
 /* Pushes the key of the event at ev, or returns -1 with an error message
  * in msg. [-0, +(1|0), -] */
-static int op_key(eddy_op *op, lua_State *L, int ev, char *msg, size_t n) {
+static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
+                  size_t n) {
     if (op->keyfield_ref != LUA_NOREF) {
         if (!lua_istable(L, ev)) {
             snprintf(msg, n, "key_by: the event is a %s, not a table",
@@ -273,7 +275,7 @@ static int op_key(eddy_op *op, lua_State *L, int ev, char *msg, size_t n) {
     } else {
         lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfn_ref);
         lua_pushvalue(L, ev);
-        if (eddy_vm_call(op->vm, 1, 1) != 0) {
+        if (eddy_vm_pcall(op->vm, h, 1, 1) != 0) {
             snprintf(msg, n, "key_by function: %s", eddy_vm_error(op->vm));
             return -1;
         }
@@ -350,14 +352,15 @@ static void op_push(void *self, lua_State *L, int ev) {
     char msg[512];
     if (eddy_job_failed(op->job)) return;
     op->st.in++;
-    int top = lua_gettop(L), key = 0;
+    int top = lua_gettop(L), key = 0, h = top + 1;
+    eddy_vm_push_handler(op->vm);
     if (op->keyed) {
-        if (op_key(op, L, ev, msg, sizeof msg) != 0) {
+        if (op_key(op, L, h, ev, msg, sizeof msg) != 0) {
             op_error(op, L, ev, 0, msg);
             lua_settop(L, top);
             return;
         }
-        key = top + 1;
+        key = top + 2;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     int ctx = lua_gettop(L);
@@ -365,9 +368,9 @@ static void op_push(void *self, lua_State *L, int ev) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
-    /* stack: [key] ctx fn ev ctx */
+    /* stack: handler [key] ctx fn ev ctx */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
-    int rc = eddy_vm_call(op->vm, 2, nres);
+    int rc = eddy_vm_pcall(op->vm, h, 2, nres);
     if (key) op_writeback(op, L, ctx, key);
     if (rc != 0)
         op_error(op, L, ev, key, eddy_vm_error(op->vm));

@@ -177,6 +177,30 @@ static void vm_take_error(eddy_vm *vm, int status) {
     lua_pop(L, 1);
 }
 
+void eddy_vm_push_handler(eddy_vm *vm) {
+    lua_pushcfunction(vm->L, vm_traceback);
+}
+
+int eddy_vm_pcall(eddy_vm *vm, int h, int nargs, int nres) {
+    lua_State *L = vm->L;
+    if (vm->depth++ == 0) {
+        atomic_fetch_add(&vm->seq, 1);
+        atomic_store(&vm->busy, 1);
+    }
+    int status = lua_pcall(L, nargs, nres, h);
+    if (--vm->depth == 0) {
+        atomic_store(&vm->busy, 0);
+        if (lua_gethookmask(L)) lua_sethook(L, NULL, 0, 0);
+    }
+    if (status == LUA_OK) return 0;
+    vm_take_error(vm, status);
+    if (vm->err_kind == EDDY_ERR_TIMEOUT && vm->depth > 0) {
+        lua_sethook(L, NULL, 0, 0); /* the caller gets a fresh budget */
+        atomic_fetch_add(&vm->seq, 1);
+    }
+    return -1;
+}
+
 int eddy_vm_call(eddy_vm *vm, int nargs, int nres) {
     lua_State *L = vm->L;
     int base = lua_gettop(L) - nargs;
@@ -184,26 +208,9 @@ int eddy_vm_call(eddy_vm *vm, int nargs, int nres) {
     lua_pushcfunction(L, vm_traceback);
     lua_insert(L, base);
     /* stack: ... handler fn args */
-    if (vm->depth++ == 0) {
-        atomic_fetch_add(&vm->seq, 1);
-        atomic_store(&vm->busy, 1);
-    }
-    int status = lua_pcall(L, nargs, nres, base);
-    if (--vm->depth == 0) {
-        atomic_store(&vm->busy, 0);
-        if (lua_gethookmask(L)) lua_sethook(L, NULL, 0, 0);
-    }
-    if (status != LUA_OK) {
-        vm_take_error(vm, status);
-        if (vm->err_kind == EDDY_ERR_TIMEOUT && vm->depth > 0) {
-            lua_sethook(L, NULL, 0, 0);  /* the caller gets a fresh budget */
-            atomic_fetch_add(&vm->seq, 1);
-        }
-        lua_remove(L, base);
-        return -1;
-    }
+    int rc = eddy_vm_pcall(vm, base, nargs, nres);
     lua_remove(L, base);
-    return 0;
+    return rc;
 }
 
 int eddy_vm_load_file(eddy_vm *vm, const char *path) {

@@ -31,6 +31,11 @@ size_t eddy_vm_memory(const eddy_vm *vm);
  * returns -1, and eddy_vm_error() holds the message with traceback.
  * [-(nargs+1), +(nres|0), -] */
 int eddy_vm_call(eddy_vm *vm, int nargs, int nres);
+/* The same for hot paths that make several calls: push the handler once
+ * with eddy_vm_push_handler ([-0, +1, -]) and pass its index h (below the
+ * function). [-(nargs+1), +(nres|0), -] */
+void eddy_vm_push_handler(eddy_vm *vm);
+int eddy_vm_pcall(eddy_vm *vm, int h, int nargs, int nres);
 const char *eddy_vm_error(const eddy_vm *vm);
 /* The kind of the last error: EDDY_ERR_RUNTIME, _TIMEOUT or _MEMORY. */
 int eddy_vm_error_kind(const eddy_vm *vm);
