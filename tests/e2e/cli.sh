@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# cli.sh - the eddy command line: help, version, usage errors, and `eddy check`
+# / `eddy run` on valid and broken job files (SPEC section 1 and 2).
+. "$(dirname "$0")/lib.sh"
+
+D=$T_TMP/jobs
+mkdir -p "$D/ops" "$T_TMP/elsewhere"
+# Run from the job directory; one test below runs from elsewhere on purpose.
+cd "$D" || exit 1
+
+# run_eddy ARGS...: runs eddy, leaving stdout in $OUT, stderr in $ERR, status in $RC.
+run_eddy() {
+  "$EDDY" "$@" >"$T_TMP/out" 2>"$T_TMP/err"
+  RC=$?
+  OUT=$(cat "$T_TMP/out")
+  ERR=$(cat "$T_TMP/err")
+}
+
+# ---- help, version, usage errors -----------------------------------------
+
+run_eddy --help
+is "$RC" 0 "--help exits 0"
+contains "$OUT" "run" "--help on stdout mentions run"
+contains "$OUT" "check" "--help on stdout mentions check"
+
+run_eddy --version
+is "$RC" 0 "--version exits 0"
+[[ "$OUT" =~ ^eddy\ [0-9]+\.[0-9]+(\.[0-9]+)?([-+.][0-9A-Za-z.-]+)?$ ]]
+ok $? "--version prints 'eddy <version>' (got: $OUT)"
+
+run_eddy frobnicate
+is "$RC" 2 "unknown command exits 2"
+contains "$ERR" "frobnicate" "unknown command is named on stderr"
+is "$OUT" "" "unknown command prints nothing on stdout"
+
+run_eddy run
+is "$RC" 2 "run without a job file exits 2"
+
+run_eddy check
+is "$RC" 2 "check without a job file exits 2"
+
+run_eddy run "$D/no-such-job.lua" --state-dir "$T_TMP/st-missing"
+is "$RC" 2 "run on a missing job file exits 2"
+contains "$ERR" "no-such-job.lua" "missing job file is named"
+
+# ---- a valid job -------------------------------------------------------
+
+cat >"$D/ops/upper.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx) return ev:upper() end
+return M
+EOF
+printf 'a\nb\n' >"$D/in.txt"
+
+cat >"$D/good.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "good" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map("ops/upper.lua")
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+EOF
+
+echo "previous run" >"$D/out.txt"
+run_eddy check "$D/good.lua"
+is "$RC" 0 "check on a valid job exits 0"
+is "$(cat "$D/out.txt")" "previous run" "check runs nothing (an existing sink file is left as it was)"
+[ ! -e "$D/eddy-state" ]
+ok $? "check runs nothing (no state dir created)"
+is "$OUT" "" "check prints nothing on stdout"
+
+run_eddy run "$D/good.lua" --state-dir "$T_TMP/st-good"
+is "$RC" 0 "run on the valid job exits 0"
+is "$(cat "$D/out.txt" 2>/dev/null)" "$(printf 'A\nB')" "run on the valid job writes its sink"
+
+run_eddy run "$D/good.lua" --bogus-option x
+is "$RC" 2 "run with an unknown option exits 2"
+contains "$ERR" "--bogus-option" "the unknown option is named"
+
+run_eddy run "$D/good.lua" --log-level shouting
+is "$RC" 2 "run with an unknown log level exits 2"
+
+cat >"$D/ops/chatty.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx) ctx:log("info", "CHATTY " .. ev); return ev end
+return M
+EOF
+sed 's#ops/upper.lua#ops/chatty.lua#; s#"good"#"chatty"#; s#out.txt#chatty.txt#' "$D/good.lua" >"$D/chatty.lua"
+run_eddy run "$D/chatty.lua" --state-dir "$T_TMP/st-chatty"
+is "$RC" 0 "run with the default log level: exit 0"
+contains "$ERR" "CHATTY a" "default log level shows ctx:log info messages on stderr"
+run_eddy run "$D/chatty.lua" --state-dir "$T_TMP/st-chatty2" --log-level error
+is "$RC" 0 "run --log-level error: exit 0"
+[[ "$ERR" != *CHATTY* ]]
+ok $? "--log-level error hides info messages"
+is "$(cat "$D/chatty.txt")" "$(printf 'a\nb')" "--log-level does not change the output"
+
+# SPEC 2: relative paths (scripts, data files) resolve against the job file's
+# directory, whatever the working directory.
+rm -f "$D/out.txt"
+(cd "$T_TMP/elsewhere" && "$EDDY" check "$D/good.lua") >/dev/null 2>"$T_TMP/err"
+ok $? "check from another directory resolves ops/ against the job dir ($(head -1 "$T_TMP/err"))"
+(cd "$T_TMP/elsewhere" && "$EDDY" run "$D/good.lua" --state-dir "$T_TMP/st-good2") >/dev/null 2>"$T_TMP/err"
+ok $? "run from another directory resolves ops/ and in.txt against the job dir"
+is "$(cat "$D/out.txt" 2>/dev/null)" "$(printf 'A\nB')" "run from another directory writes the sink next to the job file"
+
+# ---- broken jobs: each must give exit 2 with file:line from check and run ---
+
+# expect_broken JOB NEEDLE... : check and run both exit 2 and stderr holds every needle.
+expect_broken() {
+  local job=$1 what=$2; shift 2
+  local cmd needle
+  for cmd in check run; do
+    if [ "$cmd" = run ]; then
+      run_eddy run "$D/$job" --state-dir "$T_TMP/st-$job"
+    else
+      run_eddy check "$D/$job"
+    fi
+    is "$RC" 2 "$cmd on $what exits 2"
+    for needle in "$@"; do
+      contains "$ERR" "$needle" "$cmd on $what: message contains '$needle'"
+    done
+  done
+}
+
+# job file with a syntax error on line 4
+cat >"$D/syntax.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "syntax" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map(function(ev) return ev end
+  :sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken syntax.lua "a job file with a syntax error" "syntax.lua:5"
+
+# job file with an unknown source option on line 5
+cat >"$D/badopt.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "badopt" }
+
+local s = job:source("in",
+  eddy.source.file{ path = "in.txt", formatt = "lines" })
+s:sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken badopt.lua "an unknown source option" "badopt.lua:5" "formatt"
+
+# job file calling a stream method with a wrong argument on line 4
+cat >"$D/badkey.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "badkey" }
+local s = job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+local k = s:key_by(42)
+k:sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken badkey.lua "key_by with a number" "badkey.lua:4"
+
+# job file that does not return a job
+cat >"$D/noreturn.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "noreturn" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :sink(eddy.sink.stdout{})
+EOF
+expect_broken noreturn.lua "a job file returning nothing" "noreturn.lua"
+
+# operator script with a syntax error on its line 3
+cat >"$D/ops/broken.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx)
+  return ev +
+end
+return M
+EOF
+cat >"$D/opsyntax.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "opsyntax" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map("ops/broken.lua")
+  :sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken opsyntax.lua "an operator script with a syntax error" "broken.lua:4"
+
+# operator script whose top level raises an error on line 2
+cat >"$D/ops/raises.lua" <<'EOF'
+local M = {}
+error("boom at load time")
+function M.process(ev, ctx) return ev end
+return M
+EOF
+sed 's#ops/broken.lua#ops/raises.lua#; s#opsyntax#opraises#' "$D/opsyntax.lua" >"$D/opraises.lua"
+expect_broken opraises.lua "an operator script raising at load" "raises.lua:2" "boom at load time"
+
+# operator script without a process function
+cat >"$D/ops/noprocess.lua" <<'EOF'
+local M = {}
+function M.open(ctx) end
+return M
+EOF
+sed 's#ops/broken.lua#ops/noprocess.lua#; s#opsyntax#opnoproc#' "$D/opsyntax.lua" >"$D/opnoproc.lua"
+expect_broken opnoproc.lua "an operator script without process" "noprocess.lua" "process"
+
+# missing operator script
+sed 's#ops/broken.lua#ops/does_not_exist.lua#; s#opsyntax#opmissing#' "$D/opsyntax.lua" >"$D/opmissing.lua"
+expect_broken opmissing.lua "a missing operator script" "does_not_exist.lua"
+
+# a broken script given to a script source
+cat >"$D/srcbroken.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "srcbroken" }
+job:source("gen", eddy.source.script{ path = "ops/broken.lua" })
+  :sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken srcbroken.lua "a script source with a syntax error" "broken.lua:4"
+
+# run on a broken job must not have produced any sink output on stdout
+run_eddy run "$D/opsyntax.lua" --state-dir "$T_TMP/st-x"
+is "$OUT" "" "run on a broken job prints nothing on stdout"
+
+[ "$T_FAILED" -eq 0 ]

@@ -1,0 +1,53 @@
+# lib.sh - helpers for end-to-end tests of the eddy binary (TAP output).
+# Source it from a test script: . "$(dirname "$0")/lib.sh"
+set -u
+EDDY=${EDDY_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin/eddy}
+T_N=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/eddy-e2e.XXXXXX")
+trap 'rm -rf "$T_TMP"; echo "1..$T_N"' EXIT
+
+# ok COND_STATUS NAME: records a test result from the last command's status.
+ok() {
+  local status=$1; shift
+  T_N=$((T_N + 1))
+  if [ "$status" -eq 0 ]; then
+    echo "ok $T_N - $*"
+  else
+    T_FAILED=$((T_FAILED + 1))
+    echo "not ok $T_N - $*"
+  fi
+}
+
+# is GOT WANT NAME: string equality, with a diff on failure.
+is() {
+  local got=$1 want=$2; shift 2
+  if [ "$got" == "$want" ]; then
+    ok 0 "$*"
+  else
+    ok 1 "$*"
+    diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -20 | sed 's/^/#   /'
+  fi
+}
+
+# contains HAYSTACK NEEDLE NAME
+contains() {
+  local hay=$1 needle=$2; shift 2
+  if [[ "$hay" == *"$needle"* ]]; then
+    ok 0 "$*"
+  else
+    ok 1 "$*"
+    printf '%s\n' "# expected to find: $needle" "# in:" 
+    printf '%s\n' "$hay" | head -20 | sed 's/^/#   /'
+  fi
+}
+
+# wait_for CMD...: retries a command for up to 10 s.
+wait_for() {
+  local i
+  for i in $(seq 1 200); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  return 1
+}
