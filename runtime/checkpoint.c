@@ -33,6 +33,7 @@ struct eddy_ckpt {
     eddy_graph *graph;
     eddy_store *store;
     struct ev_loop *loop;
+    char *dir;                /* the state dir */
     int64_t interval_ms;
     ev_timer timer;
     ev_async done;
@@ -55,6 +56,9 @@ struct eddy_ckpt {
     int nfds;
     char werr[512];
 };
+
+static void write_sidecar(const char *dir, const char *name,
+                          const char *value);
 
 uint64_t eddy_ckpt_last(const eddy_ckpt *c) { return c->last_id; }
 unsigned long eddy_ckpt_failures(const eddy_ckpt *c) { return c->failures; }
@@ -188,6 +192,9 @@ static void complete(eddy_ckpt *c, int rc, const char *werr) {
     }
     eddy_graph_commit(c->graph);
     c->last_id = c->id;
+    char id[32];
+    snprintf(id, sizeof id, "%llu\n", (unsigned long long)c->id);
+    write_sidecar(c->dir, "LAST", id);
     eddy_info("checkpoint %llu (%s): %zu keys, %zu bytes, paused %lld ms, "
               "durable after %lld ms", (unsigned long long)c->id, c->trigger,
               c->keys, c->bytes, (long long)c->pause_ms,
@@ -257,6 +264,38 @@ int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen) {
     return rc;
 }
 
+/* ---- recovery ----------------------------------------------------------
+ * Beside the database, two small files guard against LevelDB quietly
+ * dropping data (a torn or corrupted log is skipped on open, which would
+ * look like a fresh store): FORMAT says the dir holds eddy state, LAST the
+ * id of the last checkpoint known complete. A database that lost them is
+ * an error, never a fresh start. */
+
+/* Writes value into dir/name atomically (tmp + rename). */
+static void write_sidecar(const char *dir, const char *name,
+                          const char *value) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) return;
+    int ok = fputs(value, f) >= 0;
+    if (fclose(f) == 0 && ok) rename(tmp, path);
+}
+
+/* Reads dir/name into buf: 1 read, 0 absent. */
+static int read_sidecar(const char *dir, const char *name, char *buf,
+                        size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+    return 1;
+}
+
 /* A store without the format marker: stamps a fresh one, refuses others. */
 static int stamp_format(eddy_ckpt *c, const char *dir, char *err,
                         size_t errlen) {
@@ -270,11 +309,19 @@ static int stamp_format(eddy_ckpt *c, const char *dir, char *err,
                  "write (no format marker); nothing was changed", dir);
         return -1;
     }
+    char mark[64];
+    if (read_sidecar(dir, "FORMAT", mark, sizeof mark)) {
+        snprintf(err, errlen, "state dir %s is corrupted: its database lost "
+                 "the eddy state it held (it opened empty); nothing was "
+                 "changed, restore it from a backup or move it away", dir);
+        return -1;
+    }
     eddy_batch *b = eddy_batch_new();
     eddy_batch_put(b, "mformat", 7, EDDY_STATE_FORMAT,
                    strlen(EDDY_STATE_FORMAT));
     int rc = eddy_store_write(c->store, b, 1, err, errlen);
     eddy_batch_free(b);
+    if (rc == 0) write_sidecar(dir, "FORMAT", EDDY_STATE_FORMAT "\n");
     return rc;
 }
 
@@ -325,13 +372,25 @@ static int apply(eddy_ckpt *c, const char *dir, uint64_t id, eddy_buf *v,
 
 int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
                       size_t errlen) {
+    free(c->dir);
+    c->dir = strdup(dir);
     eddy_buf v;
     eddy_buf_init(&v);
     int rc = check_format(c, dir, &v, err, errlen);
     if (rc == 1) {
         rc = eddy_store_get(c->store, "mlast", 5, &v, err, errlen);
-        if (rc == 1 && v.len == 8) {
-            c->last_id = get_be64(v.data);
+        char last[32];
+        unsigned long long known = 0;
+        if (read_sidecar(dir, "LAST", last, sizeof last))
+            known = strtoull(last, NULL, 10);
+        if (rc == 1 && v.len == 8) c->last_id = get_be64(v.data);
+        if (rc >= 0 && c->last_id < known) {
+            snprintf(err, errlen, "state dir %s is corrupted: checkpoint %llu "
+                     "completed but its database holds only up to %llu; "
+                     "nothing was changed", dir, known,
+                     (unsigned long long)c->last_id);
+            rc = -1;
+        } else if (rc == 1 && v.len == 8) {
             rc = apply(c, dir, c->last_id, &v, err, errlen);
         } else if (rc == 1) {
             snprintf(err, errlen, "state dir %s: the last-checkpoint pointer "
@@ -340,6 +399,12 @@ int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
         }
     }
     eddy_buf_free(&v);
+    if (rc < 0 && strncmp(err, "state dir ", 10) != 0) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "state dir %s cannot be read, it may be "
+                 "corrupted; nothing was changed (%s)", dir, why);
+    }
     return rc < 0 ? -1 : 0;
 }
 
@@ -388,5 +453,6 @@ void eddy_ckpt_free(eddy_ckpt *c) {
     ev_timer_stop(c->loop, &c->timer);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    free(c->dir);
     free(c);
 }

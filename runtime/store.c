@@ -79,6 +79,7 @@ eddy_store *eddy_store_open(const char *dir, int create, char *err,
     leveldb_options_set_create_if_missing(s->opts, create);
     leveldb_options_set_filter_policy(s->opts, s->bloom);
     leveldb_options_set_write_buffer_size(s->opts, 32 << 20);
+    leveldb_options_set_paranoid_checks(s->opts, 1); /* corruption is an error */
     s->ropts = leveldb_readoptions_create();
     s->wsync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wsync, 1);
