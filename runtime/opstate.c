@@ -198,13 +198,16 @@ static int is_empty(lua_State *L, int idx) {
     return 0;
 }
 
-/* Writes one hot entry (key at -2, value at -1) into b. */
+/* Writes one hot entry (key at -2, value at -1) into b, and files it in
+ * clean (a live state) or out of memory (a deletion). */
 static int snap_one(eddy_opstate *s, lua_State *L, eddy_batch *b, char *err,
                     size_t n) {
     int key = lua_absindex(L, -2), val = key + 1;
     if (store_key(s, L, key, err, n) != 0) return -1;
     if (!lua_istable(L, val) || is_empty(L, val)) {
         eddy_batch_delete(b, s->kbuf.data, s->kbuf.len);
+        lua_pushnil(L);
+        tset(L, s->clean_ref, key);
         return 0;
     }
     eddy_buf_reset(&s->vbuf);
@@ -219,21 +222,18 @@ static int snap_one(eddy_opstate *s, lua_State *L, eddy_batch *b, char *err,
         return -1;
     }
     eddy_batch_put(b, s->kbuf.data, s->kbuf.len, s->vbuf.data, s->vbuf.len);
+    lua_pushvalue(L, val);
+    tset(L, s->clean_ref, key); /* filed in clean too until the swap */
     return 0;
 }
 
-/* Moves every hot entry to clean (live tables) or out (deleted). */
-static void hot_to_clean(eddy_opstate *s, lua_State *L) {
+/* A snapshot failed half-way: keys stay hot only, out of clean. */
+static void unfile(eddy_opstate *s, lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->hot_ref);
     int hot = lua_gettop(L);
     for (lua_pushnil(L); lua_next(L, hot); lua_pop(L, 1)) {
-        /* stack: hot key value */
-        int key = lua_absindex(L, -2);
-        if (is_empty(L, -1) || !lua_istable(L, -1))
-            lua_pushnil(L);
-        else
-            lua_pushvalue(L, -1);
-        tset(L, s->clean_ref, key);
+        lua_pushnil(L);
+        tset(L, s->clean_ref, hot + 1);
     }
     lua_pop(L, 1);
 }
@@ -246,11 +246,11 @@ int eddy_opstate_snapshot(eddy_opstate *s, lua_State *L, eddy_batch *b,
     for (lua_pushnil(L); lua_next(L, top + 1); lua_pop(L, 1), n++) {
         if (snap_one(s, L, b, err, errlen) != 0) {
             lua_settop(L, top);
+            unfile(s, L);
             return -1;
         }
     }
     lua_settop(L, top);
-    hot_to_clean(s, L);
     /* the hot table becomes pending; a new one starts */
     luaL_unref(L, LUA_REGISTRYINDEX, s->pending_ref);
     s->pending_ref = s->hot_ref;
