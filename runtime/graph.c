@@ -16,6 +16,7 @@
 #include "operator.h"
 #include "sink.h"
 #include "source.h"
+#include "store.h"
 
 struct eddy_graph {
     eddy_job *job;
@@ -203,4 +204,91 @@ struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path) {
             return g->sinks[i];
     }
     return NULL;
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+/* rec.sources and rec.sinks. [-0, +0, m] */
+static int snapshot_io(eddy_graph *g, lua_State *L, int rec, char *err,
+                       size_t errlen) {
+    lua_createtable(L, 0, g->nsources);
+    for (int i = 0; i < g->nsources; i++) {
+        eddy_source_snapshot(g->sources[i], L);
+        lua_setfield(L, -2, eddy_source_name(g->sources[i]));
+    }
+    lua_setfield(L, rec, "sources");
+    lua_createtable(L, 0, g->nsinks);
+    for (int i = 0; i < g->nsinks; i++) {
+        uint64_t len;
+        if (eddy_sink_fd(g->sinks[i]) < 0) continue; /* stdout */
+        if (eddy_sink_committed(g->sinks[i], &len, err, errlen) != 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_pushinteger(L, (lua_Integer)len);
+        lua_setfield(L, -2, eddy_sink_name(g->sinks[i]));
+    }
+    lua_setfield(L, rec, "sinks");
+    return 0;
+}
+
+int eddy_graph_snapshot(eddy_graph *g, lua_State *L, int rec, eddy_batch *b,
+                        size_t *nkeys, char *err, size_t errlen) {
+    rec = lua_absindex(L, rec);
+    *nkeys = 0;
+    if (snapshot_io(g, L, rec, err, errlen) != 0) return -1;
+    for (int i = 0; i < g->nops; i++) {
+        size_t n = 0;
+        if (eddy_op_snapshot(g->ops[i], b, &n, err, errlen) != 0) {
+            for (int j = 0; j < i; j++) eddy_op_rollback(g->ops[j]);
+            return -1;
+        }
+        *nkeys += n;
+    }
+    return 0;
+}
+
+void eddy_graph_commit(eddy_graph *g) {
+    for (int i = 0; i < g->nops; i++) eddy_op_commit(g->ops[i]);
+}
+
+void eddy_graph_rollback(eddy_graph *g) {
+    for (int i = 0; i < g->nops; i++) eddy_op_rollback(g->ops[i]);
+}
+
+int eddy_graph_sink_fds(const eddy_graph *g, int *fds, int max) {
+    int n = 0;
+    for (int i = 0; i < g->nsinks && n < max; i++)
+        if (eddy_sink_fd(g->sinks[i]) >= 0) fds[n++] = eddy_sink_fd(g->sinks[i]);
+    return n;
+}
+
+int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
+                       char *err, size_t errlen) {
+    rec = lua_absindex(L, rec);
+    if (lua_getfield(L, rec, "sources") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    if (lua_getfield(L, rec, "sinks") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    /* stack: sources sinks */
+    int rc = 0;
+    for (int i = 0; i < g->nsources && rc == 0; i++) {
+        lua_getfield(L, -2, eddy_source_name(g->sources[i]));
+        rc = eddy_source_restore(g->sources[i], L, -1, err, errlen);
+        lua_pop(L, 1);
+    }
+    for (int i = 0; i < g->nsinks && rc == 0; i++) {
+        lua_getfield(L, -1, eddy_sink_name(g->sinks[i]));
+        if (lua_isinteger(L, -1))
+            eddy_sink_set_restore(g->sinks[i], (uint64_t)lua_tointeger(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    for (int i = 0; i < g->nops && rc == 0; i++)
+        rc = eddy_op_restore(g->ops[i], store, err, errlen);
+    return rc;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "job.h"
+#include "store.h"
 
 typedef struct eddy_graph eddy_graph;
 
@@ -28,6 +29,22 @@ int eddy_graph_flush(eddy_graph *g, char *err, size_t errlen);
 int eddy_graph_close(eddy_graph *g, char *err, size_t errlen);
 /* Logs a one-line summary per source and operator at info level. */
 void eddy_graph_log_summary(const eddy_graph *g);
+/* Checkpoints: writes every operator's changed state into b and fills the
+ * record table at rec with sources = {name = position} and sinks = {name =
+ * committed length}. 0, or -1 with err and every operator rolled back.
+ * [-0, +0, m] */
+int eddy_graph_snapshot(eddy_graph *g, lua_State *L, int rec,
+                        eddy_batch *b, size_t *nkeys, char *err,
+                        size_t errlen);
+void eddy_graph_commit(eddy_graph *g);
+void eddy_graph_rollback(eddy_graph *g);
+/* File descriptors of file sinks (to make durable before a checkpoint
+ * lands); returns how many, at most max. */
+int eddy_graph_sink_fds(const eddy_graph *g, int *fds, int max);
+/* Recovery, before start: positions and sink lengths from the record at
+ * rec, state from store. 0, or -1 with err. [-0, +0, m] */
+int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec,
+                       eddy_store *store, char *err, size_t errlen);
 /* Finds a sink by name or path (NULL if none). */
 struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path);
 

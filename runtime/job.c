@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "coremod.h"
 #include "graph.h"
 #include "log.h"
@@ -33,6 +34,12 @@ struct eddy_job {
     char *name, *dir, *state_dir, *dlq_path;
     eddy_sink *dlq;
     int dlq_failed, lock_fd;
+    int dlq_restore;            /* cut the dead letters back on open */
+    uint64_t dlq_restore_len;
+    eddy_store *store;
+    eddy_ckpt *ckpt;
+    int64_t interval_ms;        /* periodic checkpoints; 0: off */
+    ev_signal sigusr1;
     int failed, stopping;
     char failure[8192];
     const char *origin_src;
@@ -107,6 +114,12 @@ static int mkdirs(const char *path) {
 
 /* ---- dead letters ------------------------------------------------------ */
 
+/* Opens the dead-letter sink (cut back after a recovery). */
+static int dlq_open(eddy_job *job, char *err, size_t errlen) {
+    if (job->dlq_restore) eddy_sink_set_restore(job->dlq, job->dlq_restore_len);
+    return eddy_sink_open(job->dlq, err, errlen);
+}
+
 static eddy_sink *dlq_sink(eddy_job *job) {
     if (job->dlq || job->dlq_failed) return job->dlq;
     char err[512];
@@ -118,11 +131,43 @@ static eddy_sink *dlq_sink(eddy_job *job) {
     }
     job->dlq = eddy_sink_new_file(job, "dead_letters", job->dlq_path, err,
                                   sizeof err);
-    if (job->dlq == NULL) {
+    if (job->dlq == NULL || dlq_open(job, err, sizeof err) != 0) {
         job->dlq_failed = 1;
         eddy_job_fail(job, "dead letters: %s", err);
+        eddy_sink_free(job->dlq);
+        job->dlq = NULL;
     }
     return job->dlq;
+}
+
+int eddy_job_dlq_fd(eddy_job *job) {
+    return job->dlq ? eddy_sink_fd(job->dlq) : -1;
+}
+
+int eddy_job_snapshot_extra(eddy_job *job, lua_State *L, int rec, char *err,
+                            size_t errlen) {
+    uint64_t len;
+    if (job->dlq == NULL || eddy_sink_fd(job->dlq) < 0) return 0;
+    if (eddy_sink_committed(job->dlq, &len, err, errlen) != 0) return -1;
+    lua_pushinteger(L, (lua_Integer)len);
+    lua_setfield(L, rec, "dead_letters");
+    return 0;
+}
+
+int eddy_job_restore_extra(eddy_job *job, lua_State *L, int rec, char *err,
+                           size_t errlen) {
+    lua_getfield(L, rec, "dead_letters");
+    if (lua_isinteger(L, -1)) {
+        job->dlq_restore = 1;
+        job->dlq_restore_len = (uint64_t)lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    /* a default dead-letter file is opened now, so it is cut back now */
+    if (job->dlq_restore && job->dlq == NULL && dlq_sink(job) == NULL) {
+        snprintf(err, errlen, "%s", job->failure);
+        return -1;
+    }
+    return 0;
 }
 
 /* Pushes the dead-letter record as a table. [-0, +1, m] */
@@ -204,6 +249,16 @@ static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
         snprintf(err, errlen, "cannot start the limits watchdog");
         return -1;
     }
+    /* checkpoint = { interval_ms = N } or false (no periodic ones) */
+    job->interval_ms = 10000;
+    int t = lua_getfield(L, plan, "checkpoint");
+    if (t == LUA_TBOOLEAN && !lua_toboolean(L, -1)) job->interval_ms = 0;
+    if (t == LUA_TTABLE) {
+        lua_getfield(L, -1, "interval_ms");
+        if (lua_isinteger(L, -1)) job->interval_ms = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     return 0;
 }
 
@@ -360,7 +415,8 @@ static int finish(eddy_job *job) {
     eddy_graph_stop_sources(job->graph);
     if (!job->failed) {
         if (eddy_graph_close(job->graph, err, sizeof err) != 0 ||
-            (job->dlq && eddy_sink_sync(job->dlq, err, sizeof err) != 0))
+            (job->dlq && eddy_sink_sync(job->dlq, err, sizeof err) != 0) ||
+            (job->ckpt && eddy_ckpt_final(job->ckpt, err, sizeof err) != 0))
             eddy_job_fail(job, "%s", err);
     }
     eddy_graph_log_summary(job->graph);
@@ -375,19 +431,43 @@ static int finish(eddy_job *job) {
     return 0;
 }
 
+/* Opens the store and recovers from its last checkpoint. */
+static int recover(eddy_job *job, char *err, size_t errlen) {
+    job->store = eddy_store_open(job->state_dir, 1, err, errlen);
+    if (job->store == NULL) return -1;
+    job->ckpt = eddy_ckpt_new(job, job->graph, job->store, job->interval_ms);
+    if (job->ckpt == NULL) {
+        snprintf(err, errlen, "cannot start the checkpoint writer");
+        return -1;
+    }
+    return eddy_ckpt_recover(job->ckpt, job->state_dir, err, errlen);
+}
+
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
+    eddy_job *job = w->data;
+    eddy_ckpt_trigger(job->ckpt, "signal");
+}
+
 int eddy_job_run(eddy_job *job) {
     char err[2048];
     signal(SIGPIPE, SIG_IGN);
-    if (lock_state_dir(job, err, sizeof err) != 0) {
+    if (lock_state_dir(job, err, sizeof err) != 0 ||
+        recover(job, err, sizeof err) != 0) {
         eddy_error("%s", err);
         return 1;
     }
     watch_signals(job);
-    if ((job->dlq && eddy_sink_open(job->dlq, err, sizeof err) != 0) ||
+    ev_signal_init(&job->sigusr1, on_usr1, SIGUSR1);
+    job->sigusr1.data = job;
+    ev_signal_start(job->loop, &job->sigusr1);
+    ev_unref(job->loop);
+    if ((job->dlq && !job->dlq_failed && eddy_sink_fd(job->dlq) < 0 &&
+         dlq_open(job, err, sizeof err) != 0) ||
         eddy_graph_start(job->graph, err, sizeof err) != 0) {
         eddy_job_fail(job, "%s", err);
         return finish(job);
     }
+    eddy_ckpt_start(job->ckpt);
     while (!job->failed && !job->stopping && !eddy_graph_drained(job->graph)) {
         if (!ev_run(job->loop, 0)) break; /* no active watchers left */
     }
@@ -396,8 +476,10 @@ int eddy_job_run(eddy_job *job) {
 
 void eddy_job_free(eddy_job *job) {
     if (job == NULL) return;
+    eddy_ckpt_free(job->ckpt);
     eddy_graph_free(job->graph);
     eddy_sink_free(job->dlq);
+    eddy_store_close(job->store);
     if (job->loop) ev_loop_destroy(job->loop);
     eddy_vm_free(job->vm);
     eddy_clock_free(job->clock);

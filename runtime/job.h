@@ -56,6 +56,14 @@ void eddy_job_set_timestamp(eddy_job *job, int has, int64_t ts);
 void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,
                           lua_State *L, int key_idx, int ev_idx,
                           const char *raw, size_t rawlen);
+/* Checkpoints (checkpoint.c): the dead-letter file's committed length
+ * into the record at rec, and back at recovery; its fd to make durable
+ * (-1 if none). 0 or -1 with err. [-0, +0, m] */
+int eddy_job_snapshot_extra(eddy_job *job, lua_State *L, int rec, char *err,
+                            size_t errlen);
+int eddy_job_restore_extra(eddy_job *job, lua_State *L, int rec, char *err,
+                           size_t errlen);
+int eddy_job_dlq_fd(eddy_job *job);
 /* A source reached its end. */
 void eddy_job_source_done(eddy_job *job);
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inspect.h"
 #include "job.h"
 #include "log.h"
 
@@ -20,9 +21,14 @@ static const char usage[] =
     "\n"
     "  run JOB.lua [--state-dir DIR] [--log-level LEVEL]\n"
     "                        run a job until its bounded sources are drained\n"
-    "                        (or SIGINT/SIGTERM); exit 0 done, 1 failed,\n"
-    "                        2 bad job file\n"
+    "                        (or SIGINT/SIGTERM); resumes from the last\n"
+    "                        checkpoint in the state dir (default\n"
+    "                        ./eddy-state/<job name>); exit 0 done,\n"
+    "                        1 failed, 2 bad job file\n"
     "  check JOB.lua         load and validate a job and its scripts\n"
+    "  state DIR [--operator NAME] [--key KEY]\n"
+    "                        print the checkpointed state as NDJSON\n"
+    "  checkpoints DIR       print the checkpoint history as NDJSON\n"
     "  test [BUSTED ARGS]    run busted (Lua 5.4) with eddy's modules\n"
     "  --help, --version\n"
     "\n"
@@ -107,6 +113,35 @@ static int cmd_run(int argc, char **argv, int check_only) {
     return rc;
 }
 
+/* eddy state DIR [--operator NAME] [--key KEY] / eddy checkpoints DIR */
+static int cmd_inspect(int argc, char **argv, int state) {
+    const char *op = NULL, *key = NULL;
+    char err[1024];
+    if (argc < 3) {
+        fprintf(stderr, "eddy: %s needs a state dir\n%s", argv[1], usage);
+        return 2;
+    }
+    for (int i = 3; i < argc; i++) {
+        if (state && i + 1 < argc && strcmp(argv[i], "--operator") == 0)
+            op = argv[++i];
+        else if (state && i + 1 < argc && strcmp(argv[i], "--key") == 0)
+            key = argv[++i];
+        else {
+            fprintf(stderr, "eddy: unknown option %s\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    int rc = state ? eddy_inspect_state(argv[2], op, key, stdout, err,
+                                        sizeof err)
+                   : eddy_inspect_checkpoints(argv[2], stdout, err,
+                                              sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "eddy: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 /* eddy test: busted under lua5.4 with our modules on the path. */
 static int cmd_test(int argc, char **argv) {
     char lua_dir[PATH_MAX], c_dir[PATH_MAX], buf[3 * PATH_MAX];
@@ -147,6 +182,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc, argv, 0);
     if (!strcmp(cmd, "check")) return cmd_run(argc, argv, 1);
     if (!strcmp(cmd, "test")) return cmd_test(argc, argv);
+    if (!strcmp(cmd, "state")) return cmd_inspect(argc, argv, 1);
+    if (!strcmp(cmd, "checkpoints")) return cmd_inspect(argc, argv, 0);
     fprintf(stderr, "eddy: unknown command %s\n%s", cmd, usage);
     return 2;
 }

@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "opstate.h"
 #include "script.h"
+#include "state_codec.h"
 
 enum { OP_MAP, OP_FILTER, OP_FLAT_MAP, OP_PROCESS };
 enum { POL_FAIL, POL_SKIP, POL_DEAD };
@@ -32,9 +34,7 @@ struct eddy_op {
     int mod_ref;      /* script module table, or LUA_NOREF */
     int fn_ref;       /* process function */
     int ctx_ref;      /* the ctx table */
-    int hot_ref;      /* keyed: key -> state (or false: deleted), for keys
-                         touched since the last checkpoint */
-    int clean_ref;    /* keyed: key -> state, for keys not touched since */
+    eddy_opstate *state; /* keyed: per-key state (opstate.c) */
     int keyfn_ref;    /* key_by(function) */
     int keyfield_ref; /* key_by(field): the field name string */
     const void *handed; /* the state ctx_index handed out in this call */
@@ -54,20 +54,6 @@ void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
 }
 
 /* ---- ctx methods ------------------------------------------------------ */
-
-/* hot[key] = value at top (pops it); clean[key] = nil. [-1, +0, m] */
-static void op_set_hot(eddy_op *op, lua_State *L, int key) {
-    key = lua_absindex(L, key);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->hot_ref);
-    lua_pushvalue(L, key);
-    lua_pushvalue(L, -3);
-    lua_rawset(L, -3);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->clean_ref);
-    lua_pushvalue(L, key);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 3);
-}
 
 static eddy_op *ctx_op(lua_State *L) {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -104,7 +90,7 @@ static int ctx_clear(lua_State *L) {
     lua_getfield(L, 1, "key");
     lua_pushboolean(L, 0);
     /* stack: ctx key false */
-    op_set_hot(op, L, 2);
+    eddy_opstate_put(op->state, L, 2);
     return 0;
 }
 
@@ -148,20 +134,8 @@ static int ctx_index(lua_State *L) {
     if (lua_isnil(L, 3))
         return luaL_error(L, "ctx.state of a keyed operator exists only "
                              "while an event or timer of a key is handled");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->hot_ref);
-    lua_pushvalue(L, 3);
-    /* stack: ctx "state" key hot key */
-    if (lua_rawget(L, 4) != LUA_TTABLE) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, op->clean_ref);
-        lua_pushvalue(L, 3);
-        if (lua_rawget(L, -2) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-        }
-        /* stack: ctx "state" key hot old clean st */
-        lua_pushvalue(L, -1);
-        op_set_hot(op, L, 3);
-    }
+    eddy_opstate_fetch(op->state, L, 3);
+    /* stack: ctx "state" key st */
     op->handed = lua_topointer(L, -1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, -2);
@@ -311,9 +285,8 @@ static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
     }
     if (t != LUA_TTABLE || lua_topointer(L, -1) != op->handed) {
         /* assigned by the script: nil deletes the key */
-        if (t == LUA_TNIL) lua_pushboolean(L, 0);
-        else lua_pushvalue(L, -1);
-        op_set_hot(op, L, key);
+        lua_pushvalue(L, -1);
+        eddy_opstate_put(op->state, L, key);
     }
     lua_pop(L, 1);
     lua_pushliteral(L, "state");
@@ -327,15 +300,13 @@ static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
 static void op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_pushvalue(L, key);
     lua_setfield(L, ctx, "key");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->hot_ref);
-    lua_pushvalue(L, key);
-    if (lua_rawget(L, -2) == LUA_TTABLE) {
+    if (eddy_opstate_hot(op->state, L, key)) {
         op->handed = lua_topointer(L, -1);
         lua_pushliteral(L, "state");
         lua_pushvalue(L, -2);
         lua_rawset(L, ctx);
+        lua_pop(L, 1);
     }
-    lua_pop(L, 2);
 }
 
 /* Hands the result of a map or filter call (at the top) downstream. */
@@ -465,7 +436,6 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
     op->job = job;
     op->vm = eddy_job_vm(job);
     op->mod_ref = op->fn_ref = op->ctx_ref = LUA_NOREF;
-    op->hot_ref = op->clean_ref = LUA_NOREF;
     op->keyfn_ref = op->keyfield_ref = LUA_NOREF;
     op->name = field_dup(L, desc, "name");
     op->script = field_dup(L, desc, "script");
@@ -482,10 +452,10 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
         eddy_op_free(op);
         return NULL;
     }
-    lua_newtable(L);
-    op->hot_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    op->clean_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (op->keyed && (op->state = eddy_opstate_new(L, op->name)) == NULL) {
+        eddy_op_free(op);
+        return NULL;
+    }
     ctx_push_new(L, op);
     op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return op;
@@ -522,8 +492,9 @@ void eddy_op_close(eddy_op *op) {
 void eddy_op_free(eddy_op *op) {
     if (op == NULL) return;
     lua_State *L = eddy_vm_state(op->vm);
-    int refs[] = {op->mod_ref,  op->fn_ref,    op->ctx_ref,     op->hot_ref,
-                  op->clean_ref, op->keyfn_ref, op->keyfield_ref};
+    int refs[] = {op->mod_ref, op->fn_ref, op->ctx_ref, op->keyfn_ref,
+                  op->keyfield_ref};
+    eddy_opstate_free(op->state, L);
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
         luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
     eddy_node_free(op->node);
@@ -531,4 +502,87 @@ void eddy_op_free(eddy_op *op) {
     free(op->script);
     free(op->where);
     free(op);
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+/* The store key of an operator-wide state into b. */
+static void opwide_key(const eddy_op *op, eddy_buf *b) {
+    eddy_buf_reset(b);
+    eddy_buf_addc(b, EDDY_KEY_OPSTATE);
+    eddy_buf_adds(b, op->name);
+}
+
+int eddy_op_snapshot(eddy_op *op, eddy_batch *b, size_t *nkeys, char *err,
+                     size_t errlen) {
+    lua_State *L = eddy_vm_state(op->vm);
+    if (op->keyed)
+        return eddy_opstate_snapshot(op->state, L, b, nkeys, err, errlen);
+    eddy_buf k, v;
+    char why[400];
+    eddy_buf_init(&k);
+    eddy_buf_init(&v);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    lua_getfield(L, -1, "state");
+    /* stack: ctx state */
+    int empty = !lua_istable(L, -1) || (lua_pushnil(L), lua_next(L, -2) == 0);
+    if (!empty) lua_pop(L, 2); /* the first key and value */
+    int rc = eddy_codec_encode(L, -1, "state", &v, why, sizeof why);
+    lua_pop(L, 2);
+    if (rc == 0) {
+        opwide_key(op, &k);
+        if (empty) /* no state: no record */
+            eddy_batch_delete(b, k.data, k.len);
+        else
+            eddy_batch_put(b, k.data, k.len, v.data, v.len);
+        *nkeys = 1;
+    } else {
+        snprintf(err, errlen, "%s: %s", op->name, why);
+    }
+    eddy_buf_free(&k);
+    eddy_buf_free(&v);
+    return rc;
+}
+
+void eddy_op_commit(eddy_op *op) {
+    if (op->keyed) eddy_opstate_commit(op->state, eddy_vm_state(op->vm));
+}
+
+void eddy_op_rollback(eddy_op *op) {
+    if (op->keyed) eddy_opstate_rollback(op->state, eddy_vm_state(op->vm));
+}
+
+int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen) {
+    if (op->keyed) {
+        eddy_opstate_set_store(op->state, store);
+        return 0;
+    }
+    lua_State *L = eddy_vm_state(op->vm);
+    eddy_buf k, v;
+    eddy_buf_init(&k);
+    eddy_buf_init(&v);
+    opwide_key(op, &k);
+    int rc = eddy_store_get(store, k.data, k.len, &v, err, errlen);
+    if (rc == 1) {
+        rc = eddy_codec_decode(L, v.data, v.len, err, errlen);
+        if (rc == 0) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+            lua_insert(L, -2);
+            /* stack: ctx state */
+            lua_setfield(L, -2, "state");
+            lua_pop(L, 1);
+        }
+    }
+    eddy_buf_free(&k);
+    eddy_buf_free(&v);
+    return rc < 0 ? -1 : 0;
+}
+
+int eddy_op_peek_state(eddy_op *op, lua_State *L, int key, char *err,
+                       size_t errlen) {
+    if (op->keyed) return eddy_opstate_peek(op->state, L, key, err, errlen);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    lua_getfield(L, -1, "state");
+    lua_remove(L, -2);
+    return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "job.h"
 #include "node.h"
+#include "store.h"
 
 typedef struct eddy_op eddy_op;
 
@@ -26,6 +27,22 @@ const char *eddy_op_name(const eddy_op *op);
  * on error (the job fails); close errors are logged. */
 int eddy_op_open(eddy_op *op);
 void eddy_op_close(eddy_op *op);
+
+/* Checkpoints: writes the state changed since the last checkpoint into b
+ * (*nkeys: records written) and holds it aside until commit (durable) or
+ * rollback (the write failed). -1 with err naming operator, key and path
+ * when a state cannot be checkpointed; nothing is then changed. */
+int eddy_op_snapshot(eddy_op *op, eddy_batch *b, size_t *nkeys, char *err,
+                     size_t errlen);
+void eddy_op_commit(eddy_op *op);
+void eddy_op_rollback(eddy_op *op);
+/* Recovery: state comes from store (operator-wide state at once, per-key
+ * state lazily). 0 or -1 with err. */
+int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen);
+/* Pushes the state of the key at index key (operator-wide state when the
+ * operator is not keyed), or nil. 0 or -1 with err. [-0, +1, m] */
+int eddy_op_peek_state(eddy_op *op, lua_State *L, int key, char *err,
+                       size_t errlen);
 
 typedef struct eddy_op_stats {
     unsigned long long in, out, errors, skipped, dead_letters;

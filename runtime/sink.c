@@ -28,6 +28,9 @@ struct eddy_sink {
     eddy_node *node;
     char *name, *path;
     int fd, own_fd, fmt;
+    int restore;          /* reopen at restore_len instead of emptying */
+    uint64_t restore_len;
+    uint64_t length;      /* bytes in the file (after the last flush) */
     eddy_buf buf;
     unsigned long long count;
 };
@@ -68,9 +71,11 @@ int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen) {
             snprintf(err, errlen, "write to %s failed: %s",
                      s->path ? s->path : "stdout", strerror(errno));
             eddy_buf_consume(&s->buf, off);
+            s->length += off;
             return -1;
         }
         off += (size_t)w;
+        s->length += (uint64_t)w;
     }
     eddy_buf_reset(&s->buf);
     return 0;
@@ -114,24 +119,59 @@ static eddy_sink *sink_alloc(eddy_job *job, const char *name, int fmt) {
     return s;
 }
 
+/* Cuts the file back to what the last checkpoint committed. */
+static int sink_cut(eddy_sink *s, char *err, size_t n) {
+    struct stat st;
+    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < s->restore_len) {
+        snprintf(err, n, "sink %s: %s holds %lld bytes but the last "
+                 "checkpoint committed %llu: it was changed outside eddy "
+                 "(move it away, or use a fresh state dir)", s->name, s->path,
+                 (long long)st.st_size, (unsigned long long)s->restore_len);
+        return -1;
+    }
+    if (ftruncate(s->fd, (off_t)s->restore_len) != 0 ||
+        lseek(s->fd, 0, SEEK_END) < 0) {
+        snprintf(err, n, "sink %s: cannot cut %s back: %s", s->name,
+                 s->path, strerror(errno));
+        return -1;
+    }
+    s->length = s->restore_len;
+    return 0;
+}
+
 int eddy_sink_open(eddy_sink *s, char *err, size_t n) {
     if (s->path == NULL || s->fd >= 0) return 0; /* stdout, or open */
     make_parents(s->path);
-    s->fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (s->restore ? 0 : O_TRUNC);
+    s->fd = open(s->path, flags, 0666);
     if (s->fd < 0) {
         snprintf(err, n, "sink %s: cannot open %s: %s", s->name, s->path,
                  strerror(errno));
         return -1;
     }
     s->own_fd = 1;
+    s->length = 0;
+    return s->restore ? sink_cut(s, err, n) : 0;
+}
+
+void eddy_sink_set_restore(eddy_sink *s, uint64_t len) {
+    s->restore = 1;
+    s->restore_len = len;
+}
+
+int eddy_sink_committed(eddy_sink *s, uint64_t *len, char *err, size_t n) {
+    if (eddy_sink_flush(s, err, n) != 0) return -1;
+    *len = s->length;
     return 0;
 }
+
+int eddy_sink_fd(const eddy_sink *s) { return s->own_fd ? s->fd : -1; }
 
 eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
                               const char *path, char *err, size_t errlen) {
     eddy_sink *s = sink_alloc(job, name, EDDY_FMT_JSON);
     if (s && !(s->path = strdup(path))) snprintf(err, errlen, "out of memory");
-    if (s == NULL || s->path == NULL || eddy_sink_open(s, err, errlen) != 0) {
+    if (s == NULL || s->path == NULL) {
         eddy_sink_free(s);
         return NULL;
     }

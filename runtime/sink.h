@@ -19,7 +19,8 @@ eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc,
 /* Opens (creating and emptying) a file sink's file; no-op for stdout.
  * Not done by eddy_sink_new, so that `eddy check` touches no file. */
 int eddy_sink_open(eddy_sink *s, char *err, size_t errlen);
-/* A JSON file sink at path, opened at once (used for dead letters). */
+/* A JSON file sink at path (used for dead letters); open it with
+ * eddy_sink_open. */
 eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
                               const char *path, char *err, size_t errlen);
 void eddy_sink_free(eddy_sink *s);
@@ -35,6 +36,13 @@ int eddy_sink_write(eddy_sink *s, lua_State *L, int idx, char *err,
 int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen);
 /* Flushes and makes the file durable (fdatasync). */
 int eddy_sink_sync(eddy_sink *s, char *err, size_t errlen);
+/* Checkpoints: flushes and gives the file's length, what a checkpoint
+ * commits. 0, or -1 with err. */
+int eddy_sink_committed(eddy_sink *s, uint64_t *len, char *err, size_t n);
+/* Recovery, before eddy_sink_open: keep the file and cut it back to len. */
+void eddy_sink_set_restore(eddy_sink *s, uint64_t len);
+/* The file descriptor to make durable, or -1 (stdout). */
+int eddy_sink_fd(const eddy_sink *s);
 /* Records written so far. */
 unsigned long long eddy_sink_count(const eddy_sink *s);
 

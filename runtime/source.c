@@ -160,3 +160,16 @@ void eddy_source_free(eddy_source *s) {
     free(s->name);
     free(s);
 }
+
+void eddy_source_snapshot(eddy_source *s, lua_State *L) {
+    if (s->ops->snapshot)
+        s->ops->snapshot(s->impl, L);
+    else
+        lua_pushnil(L);
+}
+
+int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
+                        size_t errlen) {
+    if (lua_isnil(L, idx) || s->ops->restore == NULL) return 0;
+    return s->ops->restore(s->impl, L, lua_absindex(L, idx), err, errlen);
+}

@@ -26,6 +26,12 @@ const char *eddy_source_name(const eddy_source *s);
 int eddy_source_is_done(const eddy_source *s);
 unsigned long long eddy_source_count(const eddy_source *s);
 unsigned long long eddy_source_bad(const eddy_source *s);
+/* Checkpoints: pushes the source's position (table, or nil when it cannot
+ * replay). [-0, +1, m] */
+void eddy_source_snapshot(eddy_source *s, lua_State *L);
+/* Recovery, before start: rewinds to the position at idx. 0 or -1 (err). */
+int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
+                        size_t errlen);
 
 /* ---- for the source kinds ---------------------------------------------- */
 
@@ -33,6 +39,13 @@ typedef struct eddy_source_ops {
     int (*start)(void *impl, char *err, size_t errlen);
     void (*stop)(void *impl);
     void (*free)(void *impl);
+    /* Pushes the position to checkpoint (a table), or nil when the source
+     * cannot replay. [-0, +1, m] */
+    void (*snapshot)(void *impl, lua_State *L);
+    /* Takes the position at idx (as snapshot made it) before start.
+     * 0 or -1 with err. [-0, +0, m] */
+    int (*restore)(void *impl, lua_State *L, int idx, char *err,
+                   size_t errlen);
 } eddy_source_ops;
 
 /* Each kind's constructor reads its fields from the description at desc

@@ -30,6 +30,8 @@ typedef struct file_src {
     struct ev_loop *loop;
     char *path;          /* NULL for stdin */
     int fd, follow, regular;
+    uint64_t resume;          /* offset to start from (recovery) */
+    long long want_dev, want_ino; /* identity recorded with it, or -1 */
     eddy_lines *lines;
     ev_idle idle;
     ev_io io;
@@ -121,6 +123,28 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     }
 }
 
+/* Recovery: continues after the last checkpointed line, unless the file
+ * is not the one the checkpoint saw. */
+static void fs_seek(file_src *f, const struct stat *st) {
+    const char *name = eddy_source_name(f->src);
+    if (f->want_ino >= 0 && ((long long)st->st_ino != f->want_ino ||
+                             (long long)st->st_dev != f->want_dev)) {
+        eddy_warn("source %s: %s is not the file of the last checkpoint "
+                  "(another inode): reading it from the start", name, f->path);
+        return;
+    }
+    if ((uint64_t)st->st_size < f->resume) {
+        eddy_warn("source %s: %s is shorter than the checkpointed position "
+                  "%llu: reading it from the start", name, f->path,
+                  (unsigned long long)f->resume);
+        return;
+    }
+    if (lseek(f->fd, (off_t)f->resume, SEEK_SET) < 0) return;
+    eddy_lines_reset(f->lines, f->resume);
+    eddy_info("source %s: resuming %s at byte %llu", name, f->path,
+              (unsigned long long)f->resume);
+}
+
 static int fs_start(void *impl, char *err, size_t errlen) {
     file_src *f = impl;
     f->loop = eddy_job_loop(eddy_source_job(f->src));
@@ -134,6 +158,7 @@ static int fs_start(void *impl, char *err, size_t errlen) {
     }
     struct stat st;
     f->regular = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (f->path && f->resume > 0) fs_seek(f, &st);
     ev_idle_init(&f->idle, idle_cb);
     ev_io_init(&f->io, io_cb, f->fd, EV_READ);
     ev_timer_init(&f->poll, poll_cb, FOLLOW_POLL_S, FOLLOW_POLL_S);
@@ -160,7 +185,39 @@ static void fs_free(void *impl) {
     free(f);
 }
 
-static const eddy_source_ops file_ops = {fs_start, fs_stop, fs_free};
+/* [-0, +1, m] */
+static void fs_snapshot(void *impl, lua_State *L) {
+    file_src *f = impl;
+    struct stat st;
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)eddy_lines_offset(f->lines));
+    lua_setfield(L, -2, "offset");
+    if (f->path && f->fd >= 0 && fstat(f->fd, &st) == 0) {
+        lua_pushinteger(L, (lua_Integer)st.st_dev);
+        lua_setfield(L, -2, "dev");
+        lua_pushinteger(L, (lua_Integer)st.st_ino);
+        lua_setfield(L, -2, "inode");
+    }
+}
+
+/* [-0, +0, -] */
+static int fs_restore(void *impl, lua_State *L, int idx, char *err,
+                      size_t errlen) {
+    file_src *f = impl;
+    if (f->path == NULL) return 0; /* stdin cannot replay */
+    lua_getfield(L, idx, "offset");
+    lua_getfield(L, idx, "dev");
+    lua_getfield(L, idx, "inode");
+    /* stack: offset dev inode */
+    f->resume = (uint64_t)lua_tointeger(L, -3);
+    f->want_dev = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : -1;
+    f->want_ino = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+    lua_pop(L, 3);
+    return 0;
+}
+
+static const eddy_source_ops file_ops = {fs_start, fs_stop, fs_free,
+                                         fs_snapshot, fs_restore};
 
 int eddy_source_file_init(eddy_source *s, lua_State *L, int desc,
                           const char *dir, char *err, size_t errlen) {
@@ -168,6 +225,7 @@ int eddy_source_file_init(eddy_source *s, lua_State *L, int desc,
     if (f == NULL) return -1;
     f->src = s;
     f->fd = STDIN_FILENO;
+    f->want_dev = f->want_ino = -1;
     lua_getfield(L, desc, "path");
     lua_getfield(L, desc, "follow");
     lua_getfield(L, desc, "kind");

@@ -102,7 +102,40 @@ static void ss_free(void *impl) {
     free(ss);
 }
 
-static const eddy_source_ops script_ops = {ss_start, ss_stop, ss_free};
+/* The position of a script source is its ctx.state. [-0, +1, m] */
+static void ss_snapshot(void *impl, lua_State *L) {
+    script_src *ss = impl;
+    lua_createtable(L, 0, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ss->ctx_ref);
+    lua_getfield(L, -1, "state");
+    /* stack: pos ctx state */
+    lua_setfield(L, -3, "state");
+    lua_pop(L, 1);
+    lua_pushinteger(L, (lua_Integer)ss->seq);
+    lua_setfield(L, -2, "seq");
+}
+
+/* [-0, +0, m] */
+static int ss_restore(void *impl, lua_State *L, int idx, char *err,
+                      size_t errlen) {
+    script_src *ss = impl;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ss->ctx_ref);
+    lua_getfield(L, idx, "state");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    /* stack: ctx state */
+    lua_setfield(L, -2, "state");
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "seq");
+    ss->seq = (uint64_t)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return 0;
+}
+
+static const eddy_source_ops script_ops = {ss_start, ss_stop, ss_free,
+                                           ss_snapshot, ss_restore};
 
 /* Loads the script and builds its ctx. */
 static int ss_load(script_src *ss, lua_State *L, char *err, size_t errlen) {

@@ -170,7 +170,9 @@ static void tcp_free(void *impl) {
     free(t);
 }
 
-static const eddy_source_ops tcp_ops = {tcp_start, tcp_stop, tcp_free};
+/* TCP cannot replay: its position is not checkpointed. */
+static const eddy_source_ops tcp_ops = {tcp_start, tcp_stop, tcp_free, NULL,
+                                        NULL};
 
 int eddy_source_tcp_init(eddy_source *s, lua_State *L, int desc, char *err,
                          size_t errlen) {

@@ -1,0 +1,43 @@
+/* checkpoint.h - checkpoints of a running job and recovery from them. */
+#ifndef EDDY_CHECKPOINT_H
+#define EDDY_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+#include "job.h"
+#include "store.h"
+
+typedef struct eddy_ckpt eddy_ckpt;
+
+/* A checkpointer for the job's graph over store. interval_ms 0: no
+ * periodic checkpoints (SIGUSR1 and the final one still happen). */
+eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
+                         int64_t interval_ms);
+void eddy_ckpt_free(eddy_ckpt *c);
+
+/* Recovery, before the graph starts: reads the last completed checkpoint
+ * and rewinds sources, cuts sinks back and attaches the store to operator
+ * state. A fresh store is stamped with the format. 0, or -1 with err
+ * naming the state dir. */
+int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
+                      size_t errlen);
+/* Arms the periodic trigger on the job's loop. */
+void eddy_ckpt_start(eddy_ckpt *c);
+/* Asks for a checkpoint now ("interval", "signal", ...). If one is being
+ * written, the request waits for it (never two at once). */
+void eddy_ckpt_trigger(eddy_ckpt *c, const char *trigger);
+/* The final checkpoint at clean shutdown, written before returning:
+ * 0, or -1 with err. */
+int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen);
+/* Id of the last completed checkpoint (0: none). */
+uint64_t eddy_ckpt_last(const eddy_ckpt *c);
+unsigned long eddy_ckpt_failures(const eddy_ckpt *c);
+
+/* Store keys of the checkpoint history (shared with `eddy checkpoints`):
+ * 'c' + 8-byte big-endian id -> record; "mlast" -> 8-byte id of the last
+ * completed checkpoint; "mformat" -> the state format. */
+#define EDDY_STATE_FORMAT "eddy-state-1"
+
+#endif
