@@ -52,6 +52,8 @@ struct eddy_ckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     eddy_batch *batch;
+    eddy_buf rbuf;            /* the record's bytes (owned: survives errors) */
+    char err[1024];           /* why serializing failed */
     int fds[MAX_FDS];
     int nfds;
     char werr[512];
@@ -120,51 +122,59 @@ static int put_record(eddy_ckpt *c, lua_State *L, int rec, char *err,
     lua_setfield(L, rec, "keys");
     lua_pushinteger(L, (lua_Integer)eddy_batch_bytes(c->batch));
     lua_setfield(L, rec, "bytes");
-    eddy_buf v;
-    eddy_buf_init(&v);
-    int rc = eddy_codec_encode(L, rec, "checkpoint", &v, err, errlen);
+    eddy_buf *v = &c->rbuf;
+    eddy_buf_reset(v);
+    int rc = eddy_codec_encode(L, rec, "checkpoint", v, err, errlen);
     if (rc == 0) {
         char k[9] = {'c'}, id[8];
         put_be64(k + 1, c->id);
         put_be64(id, c->id);
-        eddy_batch_put(c->batch, k, 9, v.data, v.len);
+        eddy_batch_put(c->batch, k, 9, v->data, v->len);
         eddy_batch_put(c->batch, "mlast", 5, id, 8);
         if (c->id > HISTORY) {
             put_be64(k + 1, c->id - HISTORY);
             eddy_batch_delete(c->batch, k, 9);
         }
     }
-    eddy_buf_free(&v);
     return rc;
+}
+
+/* The Lua side of begin, in protected mode: the record, the operators'
+ * state and the pointer into c->batch. [-0, +0, m] */
+static int serialize(lua_State *L, void *ud) {
+    eddy_ckpt *c = ud;
+    size_t n = sizeof c->err;
+    lua_newtable(L);
+    int rec = lua_gettop(L);
+    if (eddy_graph_snapshot(c->graph, L, rec, c->batch, &c->keys, c->err,
+                            n) != 0)
+        return -1;
+    if (eddy_job_snapshot_extra(c->job, L, rec, c->err, n) != 0 ||
+        put_record(c, L, rec, c->err, n) != 0) {
+        eddy_graph_rollback(c->graph);
+        return -1;
+    }
+    lua_pop(L, 1);
+    return 0;
 }
 
 /* Serializes a checkpoint into c->batch: 0, or -1 (logged and counted,
  * nothing changed). */
 static int begin(eddy_ckpt *c, const char *trigger) {
-    lua_State *L = eddy_vm_state(eddy_job_vm(c->job));
-    char err[1024];
-    int top = lua_gettop(L);
+    eddy_vm *vm = eddy_job_vm(c->job);
     c->t0 = eddy_clock_mono_ms();
     c->id = c->last_id + 1;
     c->trigger = trigger;
     c->batch = eddy_batch_new();
-    lua_newtable(L);
-    int rec = lua_gettop(L);
-    int rc = c->batch ? 0 : -1;
-    if (rc == 0)
-        rc = eddy_graph_snapshot(c->graph, L, rec, c->batch, &c->keys, err,
-                                 sizeof err);
-    if (rc == 0 &&
-        (rc = eddy_job_snapshot_extra(c->job, L, rec, err, sizeof err)) != 0)
-        eddy_graph_rollback(c->graph);
-    if (rc == 0 && (rc = put_record(c, L, rec, err, sizeof err)) != 0)
-        eddy_graph_rollback(c->graph);
-    lua_settop(L, top);
+    snprintf(c->err, sizeof c->err, "out of memory");
+    int rc = c->batch ? eddy_vm_protect(vm, serialize, c) : -1;
     if (rc != 0) {
+        if (strcmp(eddy_vm_error(vm), "failed") != 0) /* raised: memory */
+            snprintf(c->err, sizeof c->err, "%s", eddy_vm_error(vm));
         c->failures++;
         eddy_error("checkpoint %llu (%s) failed: %s; the previous checkpoint "
                    "stays in effect", (unsigned long long)c->id, trigger,
-                   c->batch ? err : "out of memory");
+                   c->err);
         eddy_batch_free(c->batch);
         c->batch = NULL;
         return -1;
@@ -454,5 +464,6 @@ void eddy_ckpt_free(eddy_ckpt *c) {
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c->dir);
+    eddy_buf_free(&c->rbuf);
     free(c);
 }

@@ -195,6 +195,7 @@ void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,
     job->dead_letters++;
     eddy_sink *s = dlq_sink(job);
     if (s == NULL) return;
+    int was = eddy_vm_relax(job->vm, 1); /* reporting may outgrow the cap */
     if (key_idx) key_idx = lua_absindex(L, key_idx);
     if (ev_idx) ev_idx = lua_absindex(L, ev_idx);
     char err[256];
@@ -209,6 +210,7 @@ void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,
             eddy_job_fail(job, "dead letters: %s", err);
     }
     lua_pop(L, 1);
+    eddy_vm_relax(job->vm, was);
 }
 
 /* ---- loading ----------------------------------------------------------- */
@@ -425,6 +427,7 @@ static int finish(eddy_job *job) {
                   job->dlq ? eddy_sink_path(job->dlq) : "(none)");
     if (job->failed) {
         eddy_graph_flush(job->graph, err, sizeof err);
+        if (job->dlq) eddy_sink_flush(job->dlq, err, sizeof err);
         eddy_error("job %s failed: %s", job->name, job->failure);
         return 1;
     }

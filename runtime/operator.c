@@ -38,6 +38,7 @@ struct eddy_op {
     int keyfn_ref;    /* key_by(function) */
     int keyfield_ref; /* key_by(field): the field name string */
     const void *handed; /* the state ctx_index handed out in this call */
+    eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
     eddy_op_stats st;
 };
 
@@ -495,6 +496,8 @@ void eddy_op_free(eddy_op *op) {
     int refs[] = {op->mod_ref, op->fn_ref, op->ctx_ref, op->keyfn_ref,
                   op->keyfield_ref};
     eddy_opstate_free(op->state, L);
+    eddy_buf_free(&op->kbuf);
+    eddy_buf_free(&op->vbuf);
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
         luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
     eddy_node_free(op->node);
@@ -518,30 +521,27 @@ int eddy_op_snapshot(eddy_op *op, eddy_batch *b, size_t *nkeys, char *err,
     lua_State *L = eddy_vm_state(op->vm);
     if (op->keyed)
         return eddy_opstate_snapshot(op->state, L, b, nkeys, err, errlen);
-    eddy_buf k, v;
     char why[400];
-    eddy_buf_init(&k);
-    eddy_buf_init(&v);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     lua_getfield(L, -1, "state");
     /* stack: ctx state */
     int empty = !lua_istable(L, -1) || (lua_pushnil(L), lua_next(L, -2) == 0);
     if (!empty) lua_pop(L, 2); /* the first key and value */
-    int rc = eddy_codec_encode(L, -1, "state", &v, why, sizeof why);
+    eddy_buf_reset(&op->vbuf);
+    int rc = eddy_codec_encode(L, -1, "state", &op->vbuf, why, sizeof why);
     lua_pop(L, 2);
-    if (rc == 0) {
-        opwide_key(op, &k);
-        if (empty) /* no state: no record */
-            eddy_batch_delete(b, k.data, k.len);
-        else
-            eddy_batch_put(b, k.data, k.len, v.data, v.len);
-        *nkeys = 1;
-    } else {
+    if (rc != 0) {
         snprintf(err, errlen, "%s: %s", op->name, why);
+        return -1;
     }
-    eddy_buf_free(&k);
-    eddy_buf_free(&v);
-    return rc;
+    opwide_key(op, &op->kbuf);
+    if (empty) /* no state: no record */
+        eddy_batch_delete(b, op->kbuf.data, op->kbuf.len);
+    else
+        eddy_batch_put(b, op->kbuf.data, op->kbuf.len, op->vbuf.data,
+                       op->vbuf.len);
+    *nkeys = 1;
+    return 0;
 }
 
 void eddy_op_commit(eddy_op *op) {
@@ -558,13 +558,11 @@ int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen) {
         return 0;
     }
     lua_State *L = eddy_vm_state(op->vm);
-    eddy_buf k, v;
-    eddy_buf_init(&k);
-    eddy_buf_init(&v);
-    opwide_key(op, &k);
-    int rc = eddy_store_get(store, k.data, k.len, &v, err, errlen);
+    opwide_key(op, &op->kbuf);
+    int rc = eddy_store_get(store, op->kbuf.data, op->kbuf.len, &op->vbuf, err,
+                            errlen);
     if (rc == 1) {
-        rc = eddy_codec_decode(L, v.data, v.len, err, errlen);
+        rc = eddy_codec_decode(L, op->vbuf.data, op->vbuf.len, err, errlen);
         if (rc == 0) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
             lua_insert(L, -2);
@@ -573,8 +571,6 @@ int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen) {
             lua_pop(L, 1);
         }
     }
-    eddy_buf_free(&k);
-    eddy_buf_free(&v);
     return rc < 0 ? -1 : 0;
 }
 

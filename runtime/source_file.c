@@ -38,8 +38,9 @@ typedef struct file_src {
     ev_timer poll;
 } file_src;
 
-/* Delivers every complete line buffered. */
-static void deliver(file_src *f) {
+/* Delivers every complete line buffered. [-0, +0, e] */
+static int deliver_lines(lua_State *L, void *ud) {
+    file_src *f = ud;
     const char *line;
     size_t len;
     uint64_t pos;
@@ -51,6 +52,16 @@ static void deliver(file_src *f) {
         else
             eddy_source_long_line(f->src, len, pos);
     }
+    return 0;
+}
+
+/* deliver_lines in protected mode: an out-of-memory error fails the job
+ * instead of escaping. */
+static void deliver(file_src *f) {
+    eddy_job *job = eddy_source_job(f->src);
+    if (eddy_vm_protect(eddy_job_vm(job), deliver_lines, f) != 0)
+        eddy_job_fail(job, "source %s: %s", eddy_source_name(f->src),
+                      eddy_vm_error(eddy_job_vm(job)));
 }
 
 static void stop_watchers(file_src *f) {

@@ -42,12 +42,9 @@ static void ss_stop_watchers(script_src *ss) {
     ev_timer_stop(ss->loop, &ss->timer);
 }
 
-static void ss_poll(script_src *ss) {
-    if (eddy_source_halted(ss->src)) {
-        ss_stop_watchers(ss);
-        return;
-    }
-    lua_State *L = eddy_vm_state(ss->vm);
+/* One poll, in protected mode (see eddy_vm_protect). [-0, +0, e] */
+static int ss_poll_p(lua_State *L, void *ud) {
+    script_src *ss = ud;
     lua_rawgeti(L, LUA_REGISTRYINDEX, ss->mod_ref);
     lua_getfield(L, -1, "poll");
     lua_rawgeti(L, LUA_REGISTRYINDEX, ss->ctx_ref);
@@ -57,13 +54,26 @@ static void ss_poll(script_src *ss) {
                       eddy_source_name(ss->src), eddy_vm_error(ss->vm));
         lua_pop(L, 1);
         ss_stop_watchers(ss);
-        return;
+        return 0;
     }
     int finished = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 2);
     if (finished) {
         ss_stop_watchers(ss);
         eddy_source_finished(ss->src);
+    }
+    return 0;
+}
+
+static void ss_poll(script_src *ss) {
+    if (eddy_source_halted(ss->src)) {
+        ss_stop_watchers(ss);
+        return;
+    }
+    if (eddy_vm_protect(ss->vm, ss_poll_p, ss) != 0) {
+        eddy_job_fail(eddy_source_job(ss->src), "source %s: %s",
+                      eddy_source_name(ss->src), eddy_vm_error(ss->vm));
+        ss_stop_watchers(ss);
     }
 }
 

@@ -54,7 +54,8 @@ static void client_close(tcp_client *c) {
     free(c);
 }
 
-static void client_deliver(tcp_client *c) {
+static int client_lines(lua_State *L, void *ud) {
+    tcp_client *c = ud;
     const char *line;
     size_t len;
     uint64_t pos;
@@ -67,6 +68,15 @@ static void client_deliver(tcp_client *c) {
         else
             eddy_source_long_line(s, len, pos);
     }
+    return 0;
+}
+
+/* client_lines in protected mode (see source_file.c). */
+static void client_deliver(tcp_client *c) {
+    eddy_job *job = eddy_source_job(c->owner->src);
+    if (eddy_vm_protect(eddy_job_vm(job), client_lines, c) != 0)
+        eddy_job_fail(job, "source %s: %s", eddy_source_name(c->owner->src),
+                      eddy_vm_error(eddy_job_vm(job)));
 }
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents) {

@@ -23,6 +23,10 @@ eddy_vm *eddy_vm_of(lua_State *L);
  * cannot start. */
 int eddy_vm_set_limits(eddy_vm *vm, int64_t event_ms, size_t memory_bytes);
 size_t eddy_vm_memory(const eddy_vm *vm);
+/* While on, the heap may exceed limits.memory_mb by a reserve (an eighth
+ * plus 1 MB), so that the runtime can still report an error the limit
+ * caused (a dead letter, a log line). Returns the previous setting. */
+int eddy_vm_relax(eddy_vm *vm, int on);
 
 /* Calls the function below the nargs arguments on the stack, protected, with
  * a traceback handler and under the time limit. Nested calls (from C
@@ -37,6 +41,13 @@ int eddy_vm_call(eddy_vm *vm, int nargs, int nres);
 void eddy_vm_push_handler(eddy_vm *vm);
 int eddy_vm_pcall(eddy_vm *vm, int h, int nargs, int nres);
 const char *eddy_vm_error(const eddy_vm *vm);
+/* Runs fn(L, ud) in protected mode, so that an error the Lua API raises
+ * there (out of memory, under limits.memory_mb) cannot escape to C code
+ * without a handler. fn returns 0, or -1 to report its own failure (then
+ * eddy_vm_error says "failed"). 0, or -1 with eddy_vm_error set.
+ * [-0, +0, -] */
+typedef int (*eddy_protected_fn)(lua_State *L, void *ud);
+int eddy_vm_protect(eddy_vm *vm, eddy_protected_fn fn, void *ud);
 /* The kind of the last error: EDDY_ERR_RUNTIME, _TIMEOUT or _MEMORY. */
 int eddy_vm_error_kind(const eddy_vm *vm);
 /* Loads a script as text only (never bytecode) and leaves its chunk on the
