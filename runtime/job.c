@@ -420,6 +420,8 @@ static int finish(eddy_job *job) {
             (job->dlq && eddy_sink_sync(job->dlq, err, sizeof err) != 0) ||
             (job->ckpt && eddy_ckpt_final(job->ckpt, err, sizeof err) != 0))
             eddy_job_fail(job, "%s", err);
+        else if (job->store)
+            eddy_store_settle(job->store);
     }
     eddy_graph_log_summary(job->graph);
     if (job->dead_letters)

@@ -4,7 +4,10 @@
 local eddy = require("eddy")
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 
-local job = eddy.job{ name = "bench-clicks" }
+-- BENCH_CHECKPOINT_MS: checkpoint interval (0: periodic checkpoints off)
+local ms = tonumber(os.getenv("BENCH_CHECKPOINT_MS") or "1000")
+local job = eddy.job{ name = "bench-clicks",
+  checkpoint = ms > 0 and { interval_ms = math.tointeger(ms) } or false }
 
 job:source("clicks", eddy.source.file{
   path = os.getenv("BENCH_INPUT") or (here .. "/../data/clicks.ndjson"),
