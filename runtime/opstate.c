@@ -19,6 +19,10 @@
 #include "buf.h"
 #include "state_codec.h"
 
+/* The codec writes an empty table in 3 bytes (version, tag, count 0); no
+ * table with an entry is that short. */
+#define EMPTY_TABLE_BYTES 3
+
 struct eddy_opstate {
     char *name;
     size_t namelen;
@@ -188,31 +192,16 @@ size_t eddy_opstate_count(eddy_opstate *s, lua_State *L) {
     return n;
 }
 
-/* Whether the value at idx is a table with no entries. [-0, +0, -] */
-static int is_empty(lua_State *L, int idx) {
-    if (!lua_istable(L, idx)) return 0;
-    idx = lua_absindex(L, idx);
-    lua_pushnil(L);
-    if (lua_next(L, idx) == 0) return 1;
-    lua_pop(L, 2);
-    return 0;
-}
-
 /* Writes one hot entry (key at -2, value at -1) into b, and files it in
  * clean (a live state) or out of memory (a deletion). */
-static int snap_one(eddy_opstate *s, lua_State *L, eddy_batch *b, char *err,
-                    size_t n) {
+static int snap_one(eddy_opstate *s, lua_State *L, int clean, eddy_batch *b,
+                    char *err, size_t n) {
     int key = lua_absindex(L, -2), val = key + 1;
     if (store_key(s, L, key, err, n) != 0) return -1;
-    if (!lua_istable(L, val) || is_empty(L, val)) {
-        eddy_batch_delete(b, s->kbuf.data, s->kbuf.len);
-        lua_pushnil(L);
-        tset(L, s->clean_ref, key);
-        return 0;
-    }
     eddy_buf_reset(&s->vbuf);
     char why[400];
-    if (eddy_codec_encode(L, val, "state", &s->vbuf, why, sizeof why) != 0) {
+    if (lua_istable(L, val) &&
+        eddy_codec_encode(L, val, "state", &s->vbuf, why, sizeof why) != 0) {
         if (lua_type(L, key) == LUA_TSTRING)
             snprintf(err, n, "%s: key \"%.100s\": %s", s->name,
                      lua_tostring(L, key), why);
@@ -221,9 +210,16 @@ static int snap_one(eddy_opstate *s, lua_State *L, eddy_batch *b, char *err,
                      (long long)lua_tointeger(L, key), why);
         return -1;
     }
-    eddy_batch_put(b, s->kbuf.data, s->kbuf.len, s->vbuf.data, s->vbuf.len);
-    lua_pushvalue(L, val);
-    tset(L, s->clean_ref, key); /* filed in clean too until the swap */
+    lua_pushvalue(L, key);
+    if (s->vbuf.len <= EMPTY_TABLE_BYTES) { /* deleted, or an empty table */
+        eddy_batch_delete(b, s->kbuf.data, s->kbuf.len);
+        lua_pushnil(L);
+    } else {
+        eddy_batch_put(b, s->kbuf.data, s->kbuf.len, s->vbuf.data,
+                       s->vbuf.len);
+        lua_pushvalue(L, val); /* filed in clean too until the swap */
+    }
+    lua_rawset(L, clean);
     return 0;
 }
 
@@ -242,9 +238,11 @@ int eddy_opstate_snapshot(eddy_opstate *s, lua_State *L, eddy_batch *b,
                           size_t *nkeys, char *err, size_t errlen) {
     size_t n = 0;
     int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->clean_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->hot_ref);
-    for (lua_pushnil(L); lua_next(L, top + 1); lua_pop(L, 1), n++) {
-        if (snap_one(s, L, b, err, errlen) != 0) {
+    /* stack: clean hot */
+    for (lua_pushnil(L); lua_next(L, top + 2); lua_pop(L, 1), n++) {
+        if (snap_one(s, L, top + 1, b, err, errlen) != 0) {
             lua_settop(L, top);
             unfile(s, L);
             return -1;
