@@ -23,7 +23,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BIN      := $(B)/bin/eddy
 COREMOD  := $(B)/lib/eddy/core.so
 
-.PHONY: all deps demo test check install lint format bench fuzz clean unit
+.PHONY: all deps demo test check install lint format bench fuzz clean unit soak
 
 all: $(BIN) $(COREMOD) $(UNIT_BIN)
 
@@ -79,6 +79,10 @@ lint:
 
 format:
 	clang-format -i runtime/*.c runtime/*.h tests/unit/*.c
+
+# The kill -9 crash test, longer.
+soak: all
+	@KILLS=200 LINES=3000000 bash tests/e2e/crash.sh
 
 bench: all
 	@B=$(B) bench/run
