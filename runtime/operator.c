@@ -39,6 +39,8 @@ struct eddy_op {
     int keyfield_ref; /* key_by(field): the field name string */
     const void *handed; /* the state ctx_index handed out in this call */
     eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
+    int str_state, str_key; /* refs to "state" and "key": pushing a C
+                               string costs a string-cache lookup */
     eddy_op_stats st;
 };
 
@@ -277,7 +279,7 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
  * states stay until the next checkpoint writes them as deletions.
  * [-0, +0, m] */
 static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
-    lua_pushliteral(L, "state");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     int t = lua_rawget(L, ctx);
     /* stack: st */
     if (t == LUA_TNIL && op->handed == NULL) { /* untouched */
@@ -290,7 +292,7 @@ static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
         eddy_opstate_put(op->state, L, key);
     }
     lua_pop(L, 1);
-    lua_pushliteral(L, "state");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     lua_pushnil(L);
     lua_rawset(L, ctx);
     op->handed = NULL;
@@ -299,11 +301,12 @@ static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
 /* Starts a call for the key at index key: ctx.key, and ctx.state when the
  * key is hot (the steady case: one lookup). [-0, +0, m] */
 static void op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
     lua_pushvalue(L, key);
-    lua_setfield(L, ctx, "key");
+    lua_rawset(L, ctx);
     if (eddy_opstate_hot(op->state, L, key)) {
         op->handed = lua_topointer(L, -1);
-        lua_pushliteral(L, "state");
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
         lua_pushvalue(L, -2);
         lua_rawset(L, ctx);
         lua_pop(L, 1);
@@ -437,6 +440,7 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
     op->job = job;
     op->vm = eddy_job_vm(job);
     op->mod_ref = op->fn_ref = op->ctx_ref = LUA_NOREF;
+    op->str_state = op->str_key = LUA_NOREF;
     op->keyfn_ref = op->keyfield_ref = LUA_NOREF;
     op->name = field_dup(L, desc, "name");
     op->script = field_dup(L, desc, "script");
@@ -459,6 +463,10 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
     }
     ctx_push_new(L, op);
     op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "state");
+    op->str_state = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "key");
+    op->str_key = luaL_ref(L, LUA_REGISTRYINDEX);
     return op;
 }
 
@@ -493,8 +501,9 @@ void eddy_op_close(eddy_op *op) {
 void eddy_op_free(eddy_op *op) {
     if (op == NULL) return;
     lua_State *L = eddy_vm_state(op->vm);
-    int refs[] = {op->mod_ref, op->fn_ref, op->ctx_ref, op->keyfn_ref,
-                  op->keyfield_ref};
+    int refs[] = {op->mod_ref,      op->fn_ref,    op->ctx_ref,
+                  op->keyfn_ref,    op->keyfield_ref, op->str_state,
+                  op->str_key};
     eddy_opstate_free(op->state, L);
     eddy_buf_free(&op->kbuf);
     eddy_buf_free(&op->vbuf);

@@ -78,7 +78,8 @@ static int tget(lua_State *L, int ref, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_pushvalue(L, key);
     int t = lua_rawget(L, -2);
-    lua_remove(L, -2);
+    lua_copy(L, -1, -2); /* drop the table under the value, no rotation */
+    lua_pop(L, 1);
     return t;
 }
 
