@@ -35,6 +35,7 @@ struct eddy_ckpt {
     struct ev_loop *loop;
     char *dir;                /* the state dir */
     int64_t interval_ms;
+    int64_t event_time_ms, wm_bucket; /* last multiple the watermark passed */
     ev_timer timer;
     ev_async done;
     uint64_t last_id;
@@ -241,6 +242,18 @@ void eddy_ckpt_trigger(eddy_ckpt *c, const char *trigger) {
     pthread_mutex_unlock(&c->mu);
 }
 
+void eddy_ckpt_watermark(eddy_ckpt *c, int64_t wm) {
+    if (c->event_time_ms <= 0 || wm == INT64_MIN || wm == INT64_MAX) return;
+    int64_t bucket = wm / c->event_time_ms - (wm < 0 && wm % c->event_time_ms);
+    if (c->wm_bucket == INT64_MIN) { /* the first watermark sets the base */
+        c->wm_bucket = bucket;
+        return;
+    }
+    if (bucket <= c->wm_bucket) return;
+    c->wm_bucket = bucket;
+    eddy_ckpt_trigger(c, "event_time");
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
     eddy_ckpt_trigger(w->data, "interval");
 }
@@ -419,7 +432,7 @@ int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
 }
 
 eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
-                         int64_t interval_ms) {
+                         int64_t interval_ms, int64_t event_time_ms) {
     eddy_ckpt *c = calloc(1, sizeof *c);
     if (c == NULL) return NULL;
     c->job = job;
@@ -427,6 +440,8 @@ eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
     c->store = store;
     c->loop = eddy_job_loop(job);
     c->interval_ms = interval_ms;
+    c->event_time_ms = event_time_ms;
+    c->wm_bucket = INT64_MIN;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     ev_async_init(&c->done, on_done);

@@ -12,9 +12,13 @@
 typedef struct eddy_ckpt eddy_ckpt;
 
 /* A checkpointer for the job's graph over store. interval_ms 0: no
- * periodic checkpoints (SIGUSR1 and the final one still happen). */
+ * periodic checkpoints (SIGUSR1 and the final one still happen);
+ * event_time_ms 0: none driven by the watermark. */
 eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
-                         int64_t interval_ms);
+                         int64_t interval_ms, int64_t event_time_ms);
+/* The job's watermark is now wm: with event_time_ms set, a checkpoint
+ * is taken each time it crosses a multiple of event_time_ms. */
+void eddy_ckpt_watermark(eddy_ckpt *c, int64_t wm);
 void eddy_ckpt_free(eddy_ckpt *c);
 
 /* Recovery, before the graph starts: reads the last completed checkpoint

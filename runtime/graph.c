@@ -292,3 +292,16 @@ int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
         rc = eddy_op_restore(g->ops[i], store, err, errlen);
     return rc;
 }
+
+int64_t eddy_graph_watermark(const eddy_graph *g) {
+    int64_t m = INT64_MAX;
+    int live = 0;
+    for (int i = 0; i < g->nsources; i++) {
+        int idle;
+        int64_t wm = eddy_source_watermark(g->sources[i], &idle);
+        if (idle) continue;
+        live = 1;
+        if (wm < m) m = wm;
+    }
+    return live ? m : INT64_MIN;
+}

@@ -39,6 +39,8 @@ struct eddy_job {
     eddy_store *store;
     eddy_ckpt *ckpt;
     int64_t interval_ms;        /* periodic checkpoints; 0: off */
+    int64_t event_time_ms;      /* checkpoints as the watermark crosses
+                                   multiples of it; 0: off */
     ev_signal sigusr1;
     int failed, stopping;
     char failure[8192];
@@ -92,6 +94,11 @@ int eddy_job_timestamp(const eddy_job *job, int64_t *ts) {
 void eddy_job_set_timestamp(eddy_job *job, int has, int64_t ts) {
     job->has_ts = has;
     job->ts = ts;
+}
+
+void eddy_job_watermark(eddy_job *job) {
+    if (job->ckpt && job->graph)
+        eddy_ckpt_watermark(job->ckpt, eddy_graph_watermark(job->graph));
 }
 
 void eddy_job_source_done(eddy_job *job) {
@@ -258,7 +265,9 @@ static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
     if (t == LUA_TTABLE) {
         lua_getfield(L, -1, "interval_ms");
         if (lua_isinteger(L, -1)) job->interval_ms = lua_tointeger(L, -1);
-        lua_pop(L, 1);
+        lua_getfield(L, -2, "event_time_ms");
+        if (lua_isinteger(L, -1)) job->event_time_ms = lua_tointeger(L, -1);
+        lua_pop(L, 2);
     }
     lua_pop(L, 1);
     return 0;
@@ -440,7 +449,8 @@ static int finish(eddy_job *job) {
 static int recover(eddy_job *job, char *err, size_t errlen) {
     job->store = eddy_store_open(job->state_dir, 1, err, errlen);
     if (job->store == NULL) return -1;
-    job->ckpt = eddy_ckpt_new(job, job->graph, job->store, job->interval_ms);
+    job->ckpt = eddy_ckpt_new(job, job->graph, job->store, job->interval_ms,
+                              job->event_time_ms);
     if (job->ckpt == NULL) {
         snprintf(err, errlen, "cannot start the checkpoint writer");
         return -1;

@@ -64,6 +64,9 @@ int eddy_job_snapshot_extra(eddy_job *job, lua_State *L, int rec, char *err,
 int eddy_job_restore_extra(eddy_job *job, lua_State *L, int rec, char *err,
                            size_t errlen);
 int eddy_job_dlq_fd(eddy_job *job);
+/* A source's watermark moved: the job's may have (checkpoints with
+ * event_time_ms follow it). */
+void eddy_job_watermark(eddy_job *job);
 /* A source reached its end. */
 void eddy_job_source_done(eddy_job *job);
 

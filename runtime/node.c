@@ -24,6 +24,11 @@ struct eddy_node {
     edge *sides;
     int nsides;
     unsigned long long emitted;
+    int64_t wm;
+    int idle;
+    eddy_wm_fn on_wm;
+    eddy_node **inputs;  /* nodes with an edge to this one */
+    int ninputs;
 };
 
 eddy_node *eddy_node_new(const char *name, eddy_push_fn push, void *self) {
@@ -36,6 +41,7 @@ eddy_node *eddy_node_new(const char *name, eddy_push_fn push, void *self) {
     }
     n->push = push;
     n->self = self;
+    n->wm = EDDY_WM_MIN;
     return n;
 }
 
@@ -44,6 +50,7 @@ void eddy_node_free(eddy_node *n) {
     for (int i = 0; i < n->nsides; i++) free(n->sides[i].side);
     free(n->sides);
     free(n->main);
+    free(n->inputs);
     free(n->name);
     free(n);
 }
@@ -64,8 +71,50 @@ static int add_edge(edge **arr, int *count, const char *side, eddy_node *to) {
 }
 
 int eddy_node_connect(eddy_node *from, const char *side, eddy_node *to) {
+    eddy_node **in = realloc(to->inputs, (size_t)(to->ninputs + 1) * sizeof *in);
+    if (in == NULL) return -1;
+    to->inputs = in;
+    in[to->ninputs++] = from;
     if (side == NULL) return add_edge(&from->main, &from->nmain, NULL, to);
     return add_edge(&from->sides, &from->nsides, side, to);
+}
+
+void eddy_node_on_watermark(eddy_node *n, eddy_wm_fn fn) { n->on_wm = fn; }
+int64_t eddy_node_watermark(const eddy_node *n) { return n->wm; }
+
+static void propagate(eddy_node *n);
+
+/* Recomputes to's watermark from its inputs; carries an advance on. */
+static void recompute(eddy_node *to) {
+    int64_t m = EDDY_WM_MAX;
+    int live = 0;
+    for (int i = 0; i < to->ninputs; i++) {
+        if (to->inputs[i]->idle) continue;
+        live = 1;
+        if (to->inputs[i]->wm < m) m = to->inputs[i]->wm;
+    }
+    if (!live || m <= to->wm) return;
+    to->wm = m;
+    if (to->on_wm) to->on_wm(to->self, m);
+    propagate(to);
+}
+
+static void propagate(eddy_node *n) {
+    for (int i = 0; i < n->nmain; i++) recompute(n->main[i].to);
+    for (int i = 0; i < n->nsides; i++) recompute(n->sides[i].to);
+}
+
+void eddy_node_advance(eddy_node *n, int64_t wm) {
+    if (wm <= n->wm && !n->idle) return;
+    n->idle = 0;
+    if (wm > n->wm) n->wm = wm;
+    propagate(n);
+}
+
+void eddy_node_set_idle(eddy_node *n, int idle) {
+    if (n->idle == idle) return;
+    n->idle = idle;
+    if (idle) propagate(n);
 }
 
 int eddy_node_has_readers(const eddy_node *from, const char *side) {
@@ -91,3 +140,5 @@ void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side) {
         }
     }
 }
+
+int eddy_node_idle(const eddy_node *n) { return n->idle; }

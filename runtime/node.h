@@ -3,6 +3,7 @@
 #define EDDY_NODE_H
 
 #include <lua.h>
+#include <stdint.h>
 
 typedef struct eddy_node eddy_node;
 
@@ -25,6 +26,22 @@ int eddy_node_has_readers(const eddy_node *from, const char *side);
 /* Hands the event at stack index ev to every node connected to from's
  * side (NULL: main), depth first, in connection order. [-0, +0, -] */
 void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side);
+/* ---- watermarks ----
+ * A node's watermark is the minimum over its inputs' (sources set theirs);
+ * it never goes back. EDDY_WM_MIN: none yet; EDDY_WM_MAX: input ended. */
+#define EDDY_WM_MIN INT64_MIN
+#define EDDY_WM_MAX INT64_MAX
+typedef void (*eddy_wm_fn)(void *self, int64_t wm);
+/* Called after the node's watermark advanced (operators fire timers). */
+void eddy_node_on_watermark(eddy_node *n, eddy_wm_fn fn);
+int64_t eddy_node_watermark(const eddy_node *n);
+/* Sources: sets the node's watermark to wm if that is later, and carries
+ * the change down the graph. */
+void eddy_node_advance(eddy_node *n, int64_t wm);
+/* An idle node does not hold its readers' watermarks back. */
+void eddy_node_set_idle(eddy_node *n, int idle);
+int eddy_node_idle(const eddy_node *n);
+
 /* Events emitted so far on all sides. */
 unsigned long long eddy_node_emitted(const eddy_node *n);
 

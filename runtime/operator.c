@@ -17,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
+
 #include "log.h"
 #include "opstate.h"
+#include "timers.h"
 #include "script.h"
 #include "state_codec.h"
 
@@ -41,6 +44,10 @@ struct eddy_op {
     eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
     int str_state, str_key; /* refs to "state" and "key": pushing a C
                                string costs a string-cache lookup */
+    eddy_timers *timers;  /* keyed: pending timers */
+    ev_timer ptimer;      /* armed for the earliest processing-time timer */
+    int64_t ptimer_at;    /* when it is armed for (INT64_MAX: not armed) */
+    unsigned long long late;
     eddy_op_stats st;
 };
 
@@ -94,6 +101,7 @@ static int ctx_clear(lua_State *L) {
     lua_pushboolean(L, 0);
     /* stack: ctx key false */
     eddy_opstate_put(op->state, L, 2);
+    eddy_timers_clear_key(op->timers, L, 2);
     return 0;
 }
 
@@ -146,9 +154,67 @@ static int ctx_index(lua_State *L) {
     return 1;
 }
 
+static void op_arm(eddy_op *op);
+
+/* The key of the call in hand, for timers: pushes it or raises.
+ * [-0, +1, e] */
+static eddy_op *timer_key(lua_State *L, const char *what) {
+    eddy_op *op = ctx_op(L);
+    if (!op->keyed)
+        luaL_error(L, "ctx:%s needs a keyed stream (key_by)", what);
+    lua_getfield(L, 1, "key");
+    if (lua_isnil(L, -1))
+        luaL_error(L, "ctx:%s: no key in hand (call it from process or "
+                      "on_timer)", what);
+    return op;
+}
+
+/* ctx:timer(ms) / ctx:event_timer(ms) [-0, +0, e] */
+static int add_timer(lua_State *L, int kind, const char *what) {
+    lua_Integer when = luaL_checkinteger(L, 2);
+    lua_settop(L, 2);
+    eddy_op *op = timer_key(L, what);
+    if (eddy_timers_add(op->timers, L, kind, when, 3) != 0)
+        return luaL_error(L, "ctx:%s: out of memory", what);
+    if (kind == EDDY_TIMER_PROCESSING) op_arm(op);
+    return 0;
+}
+
+static int ctx_timer(lua_State *L) {
+    return add_timer(L, EDDY_TIMER_PROCESSING, "timer");
+}
+
+static int ctx_event_timer(lua_State *L) {
+    return add_timer(L, EDDY_TIMER_EVENT, "event_timer");
+}
+
+/* ctx:cancel_timer(ms [, kind]): kind "processing", "event" or both.
+ * [-0, +0, e] */
+static int ctx_cancel_timer(lua_State *L) {
+    static const char *const kinds_opt[] = {"processing", "event", "both",
+                                            NULL};
+    lua_Integer when = luaL_checkinteger(L, 2);
+    int which = luaL_checkoption(L, 3, "both", kinds_opt);
+    lua_settop(L, 3);
+    eddy_op *op = timer_key(L, "cancel_timer");
+    for (int kind = 0; kind < 2; kind++)
+        if (which == 2 || which == kind)
+            eddy_timers_cancel(op->timers, L, kind, when, 4);
+    return 0;
+}
+
+/* ctx:watermark(): the operator's event-time watermark (math.mininteger
+ * before the first one, math.maxinteger when its inputs ended). */
+static int ctx_watermark(lua_State *L) {
+    lua_pushinteger(L, eddy_node_watermark(ctx_op(L)->node));
+    return 1;
+}
+
 static const luaL_Reg ctx_methods[] = {
     {"emit", ctx_emit},   {"clear", ctx_clear}, {"now", ctx_now},
     {"log", ctx_log},     {"timestamp", ctx_timestamp},
+    {"timer", ctx_timer}, {"event_timer", ctx_event_timer},
+    {"cancel_timer", ctx_cancel_timer}, {"watermark", ctx_watermark},
     {NULL, NULL}};
 
 /* Builds the ctx table for op. [-0, +1, m] */
@@ -328,6 +394,14 @@ static void op_push(void *self, lua_State *L, int ev) {
     if (eddy_job_failed(op->job)) return;
     op->st.in++;
     int top = lua_gettop(L), key = 0, h = top + 1;
+    int64_t ts;
+    if (op->keyed && eddy_job_timestamp(op->job, &ts) &&
+        ts < eddy_node_watermark(op->node)) { /* late */
+        op->late++;
+        if (eddy_node_has_readers(op->node, "late"))
+            eddy_node_emit(op->node, L, ev, "late");
+        return;
+    }
     eddy_vm_push_handler(op->vm);
     if (op->keyed) {
         if (op_key(op, L, h, ev, msg, sizeof msg) != 0) {
@@ -352,6 +426,106 @@ static void op_push(void *self, lua_State *L, int ev) {
     else if (nres)
         op_result(op, L, ev);
     lua_settop(L, top);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static const char *const timer_kinds[2] = {"processing", "event"};
+
+/* Pushes the record a failed timer call leaves as its "event". */
+static void timer_event(lua_State *L, int64_t when, int kind) {
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, when);
+    lua_setfield(L, -2, "timer");
+    lua_pushstring(L, timer_kinds[kind]);
+    lua_setfield(L, -2, "kind");
+}
+
+/* on_timer(when, ctx, kind) for the key at index key. [-0, +0, m] */
+static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
+                          int key) {
+    int top = lua_gettop(L), h = top + 1;
+    eddy_vm_push_handler(op->vm);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    int ctx = lua_gettop(L);
+    op_begin_key(op, L, ctx, key);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
+    lua_getfield(L, -1, "on_timer");
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        eddy_warn("operator %s: a timer fired but the script has no "
+                  "on_timer function", op->name);
+        op_writeback(op, L, ctx, key);
+        lua_settop(L, top);
+        return;
+    }
+    lua_pushinteger(L, when);
+    lua_pushvalue(L, ctx);
+    lua_pushstring(L, timer_kinds[kind]);
+    /* stack: handler ctx on_timer when ctx kind */
+    eddy_job_set_timestamp(op->job, kind == EDDY_TIMER_EVENT, when);
+    eddy_job_set_origin(op->job, NULL, 0);
+    int rc = eddy_vm_pcall(op->vm, h, 3, 0);
+    op_writeback(op, L, ctx, key);
+    if (rc != 0) {
+        timer_event(L, when, kind);
+        op_error(op, L, lua_gettop(L), key, eddy_vm_error(op->vm));
+    }
+    lua_settop(L, top);
+}
+
+/* Fires every timer of kind due at or before limit, in time order.
+ * [-0, +0, m] */
+static void op_fire(eddy_op *op, lua_State *L, int kind, int64_t limit) {
+    int64_t when;
+    while (!eddy_job_failed(op->job) &&
+           eddy_timers_pop(op->timers, L, kind, limit, &when)) {
+        int keys = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, keys);
+        for (lua_Integer i = 1; i <= n && !eddy_job_failed(op->job); i++) {
+            lua_rawgeti(L, keys, i);
+            op_call_timer(op, L, when, kind, lua_gettop(L));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* The watermark passed: event-time timers up to it fire. */
+static void op_on_watermark(void *self, int64_t wm) {
+    eddy_op *op = self;
+    if (op->timers)
+        op_fire(op, eddy_vm_state(op->vm), EDDY_TIMER_EVENT, wm);
+}
+
+static int fire_due(lua_State *L, void *ud) {
+    eddy_op *op = ud;
+    op_fire(op, L, EDDY_TIMER_PROCESSING,
+            eddy_clock_now(eddy_job_clock(op->job)));
+    return 0;
+}
+
+static void ptimer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    eddy_op *op = w->data;
+    op->ptimer_at = INT64_MAX;
+    if (eddy_vm_protect(op->vm, fire_due, op) != 0)
+        eddy_job_fail(op->job, "operator %s: timers: %s", op->name,
+                      eddy_vm_error(op->vm));
+    op_arm(op);
+}
+
+/* Arms the loop timer for the earliest processing-time timer. */
+static void op_arm(eddy_op *op) {
+    int64_t next = eddy_timers_next(op->timers, EDDY_TIMER_PROCESSING);
+    struct ev_loop *loop = eddy_job_loop(op->job);
+    if (next == op->ptimer_at || loop == NULL) return;
+    ev_timer_stop(loop, &op->ptimer);
+    op->ptimer_at = next;
+    if (next == INT64_MAX) return;
+    int64_t now = eddy_clock_now(eddy_job_clock(op->job));
+    ev_timer_set(&op->ptimer, next > now ? (double)(next - now) / 1000.0 : 0.0,
+                 0.0);
+    ev_timer_start(loop, &op->ptimer);
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -457,10 +631,15 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
         eddy_op_free(op);
         return NULL;
     }
-    if (op->keyed && (op->state = eddy_opstate_new(L, op->name)) == NULL) {
+    if (op->keyed && ((op->state = eddy_opstate_new(L, op->name)) == NULL ||
+                      (op->timers = eddy_timers_new(L)) == NULL)) {
         eddy_op_free(op);
         return NULL;
     }
+    ev_timer_init(&op->ptimer, ptimer_cb, 0.0, 0.0);
+    op->ptimer.data = op;
+    op->ptimer_at = INT64_MAX;
+    eddy_node_on_watermark(op->node, op_on_watermark);
     ctx_push_new(L, op);
     op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "state");
@@ -505,6 +684,9 @@ void eddy_op_free(eddy_op *op) {
                   op->keyfn_ref,    op->keyfield_ref, op->str_state,
                   op->str_key};
     eddy_opstate_free(op->state, L);
+    if (op->timers && eddy_job_loop(op->job))
+        ev_timer_stop(eddy_job_loop(op->job), &op->ptimer);
+    eddy_timers_free(op->timers, L);
     eddy_buf_free(&op->kbuf);
     eddy_buf_free(&op->vbuf);
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
@@ -525,11 +707,39 @@ static void opwide_key(const eddy_op *op, eddy_buf *b) {
     eddy_buf_adds(b, op->name);
 }
 
+/* The store key of an operator's timers into b. */
+static void timers_key(const eddy_op *op, eddy_buf *b) {
+    eddy_buf_reset(b);
+    eddy_buf_addc(b, EDDY_KEY_TIMERS);
+    eddy_buf_adds(b, op->name);
+}
+
+/* Every pending timer, as one record. [-0, +0, m] */
+static int op_snapshot_timers(eddy_op *op, lua_State *L, eddy_batch *b,
+                              char *err, size_t errlen) {
+    timers_key(op, &op->kbuf);
+    if (eddy_timers_count(op->timers) == 0) {
+        eddy_batch_delete(b, op->kbuf.data, op->kbuf.len);
+        return 0;
+    }
+    eddy_timers_snapshot(op->timers, L);
+    eddy_buf_reset(&op->vbuf);
+    int rc = eddy_codec_encode(L, -1, "timers", &op->vbuf, err, errlen);
+    lua_pop(L, 1);
+    if (rc == 0)
+        eddy_batch_put(b, op->kbuf.data, op->kbuf.len, op->vbuf.data,
+                       op->vbuf.len);
+    return rc;
+}
+
 int eddy_op_snapshot(eddy_op *op, eddy_batch *b, size_t *nkeys, char *err,
                      size_t errlen) {
     lua_State *L = eddy_vm_state(op->vm);
-    if (op->keyed)
-        return eddy_opstate_snapshot(op->state, L, b, nkeys, err, errlen);
+    if (op->keyed) {
+        if (eddy_opstate_snapshot(op->state, L, b, nkeys, err, errlen) != 0)
+            return -1;
+        return op_snapshot_timers(op, L, b, err, errlen);
+    }
     char why[400];
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     lua_getfield(L, -1, "state");
@@ -562,11 +772,20 @@ void eddy_op_rollback(eddy_op *op) {
 }
 
 int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen) {
+    lua_State *L = eddy_vm_state(op->vm);
     if (op->keyed) {
         eddy_opstate_set_store(op->state, store);
-        return 0;
+        timers_key(op, &op->kbuf);
+        int rc = eddy_store_get(store, op->kbuf.data, op->kbuf.len,
+                                &op->vbuf, err, errlen);
+        if (rc == 1 && (rc = eddy_codec_decode(L, op->vbuf.data, op->vbuf.len,
+                                               err, errlen)) == 0) {
+            eddy_timers_restore(op->timers, L, -1);
+            lua_pop(L, 1);
+            op_arm(op);
+        }
+        return rc < 0 ? -1 : 0;
     }
-    lua_State *L = eddy_vm_state(op->vm);
     opwide_key(op, &op->kbuf);
     int rc = eddy_store_get(store, op->kbuf.data, op->kbuf.len, &op->vbuf, err,
                             errlen);

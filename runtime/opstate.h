@@ -53,5 +53,6 @@ size_t eddy_opstate_count(eddy_opstate *s, lua_State *L);
  * state. */
 #define EDDY_KEY_STATE 's'
 #define EDDY_KEY_OPSTATE 'o'
+#define EDDY_KEY_TIMERS 't' /* 't' name: an operator's pending timers */
 
 #endif

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
+
+#include "clock.h"
 #include "format.h"
 #include "log.h"
 
@@ -28,6 +31,12 @@ struct eddy_source {
     const eddy_source_ops *ops;
     void *impl;
     unsigned long long count, bad;
+    /* event time */
+    int et_ref;          /* field name or function, LUA_NOREF: none */
+    int64_t bound;       /* max_out_of_orderness_ms */
+    int64_t maxts;       /* largest event time seen */
+    int64_t idle_ms, last_mono;
+    ev_timer idle;
 };
 
 eddy_node *eddy_source_node(eddy_source *s) { return s->node; }
@@ -61,6 +70,77 @@ static void bad_input(eddy_source *s, const char *why, const char *raw,
     eddy_job_dead_letter(s->job, why, NULL, L, 0, 0, raw, len);
 }
 
+/* The event time of the event at ev: 0 and *ts, or -1 with why.
+ * [-0, +0, -] */
+static int event_time(eddy_source *s, lua_State *L, int ev, int64_t *ts,
+                      char *why, size_t n) {
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->et_ref);
+    if (lua_isstring(L, -1)) {
+        const char *field = lua_tostring(L, -1);
+        if (!lua_istable(L, ev)) {
+            snprintf(why, n, "event_time: the event is a %s, not a table",
+                     luaL_typename(L, ev));
+            lua_settop(L, top);
+            return -1;
+        }
+        lua_pushvalue(L, -1);
+        lua_gettable(L, ev);
+        if (lua_isnil(L, -1)) {
+            snprintf(why, n, "event_time: the event has no field '%s'", field);
+            lua_settop(L, top);
+            return -1;
+        }
+    } else {
+        eddy_vm *vm = eddy_job_vm(s->job);
+        lua_pushvalue(L, ev);
+        if (eddy_vm_call(vm, 1, 1) != 0) {
+            snprintf(why, n, "event_time function: %s", eddy_vm_error(vm));
+            lua_settop(L, top);
+            return -1;
+        }
+    }
+    int isnum = 0;
+    lua_Number x = lua_tonumberx(L, -1, &isnum);
+    if (!isnum || lua_type(L, -1) != LUA_TNUMBER || x != x) {
+        snprintf(why, n, "event_time: a number of milliseconds is needed, "
+                 "got %s", luaL_typename(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    *ts = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : (int64_t)x;
+    lua_settop(L, top);
+    return 0;
+}
+
+/* Sends the event at ev on with its event time, then moves the watermark.
+ * [-0, +0, m] */
+static void deliver(eddy_source *s, lua_State *L, int ev, uint64_t pos,
+                    const char *raw, size_t rawlen) {
+    int64_t ts = 0;
+    char why[600];
+    eddy_job_set_origin(s->job, s->name, pos);
+    if (s->et_ref != LUA_NOREF &&
+        event_time(s, L, ev, &ts, why, sizeof why) != 0) {
+        s->bad++;
+        if (s->bad <= BAD_LOG_LIMIT)
+            eddy_warn("source %s at byte %llu: %s", s->name,
+                      (unsigned long long)pos, why);
+        eddy_job_dead_letter(s->job, why, NULL, L, 0, ev, raw, rawlen);
+        return;
+    }
+    s->count++;
+    eddy_job_set_timestamp(s->job, s->et_ref != LUA_NOREF, ts);
+    eddy_node_emit(s->node, L, ev, NULL);
+    if (s->et_ref == LUA_NOREF) return;
+    if (s->idle_ms > 0) s->last_mono = eddy_clock_mono_ms();
+    if (ts > s->maxts) s->maxts = ts;
+    if (s->maxts > EDDY_WM_MIN + s->bound) {
+        eddy_node_advance(s->node, s->maxts - s->bound);
+        eddy_job_watermark(s->job);
+    }
+}
+
 void eddy_source_line(eddy_source *s, const char *line, size_t len,
                       uint64_t pos) {
     lua_State *L = eddy_vm_state(eddy_job_vm(s->job));
@@ -71,9 +151,7 @@ void eddy_source_line(eddy_source *s, const char *line, size_t len,
         bad_input(s, why, line, len, pos);
         return;
     }
-    s->count++;
-    eddy_job_set_origin(s->job, s->name, pos);
-    eddy_node_emit(s->node, L, lua_gettop(L), NULL);
+    deliver(s, L, lua_gettop(L), pos, line, len);
     lua_pop(L, 1);
 }
 
@@ -85,16 +163,78 @@ void eddy_source_long_line(eddy_source *s, size_t len, uint64_t pos) {
 }
 
 void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos) {
-    s->count++;
-    eddy_job_set_origin(s->job, s->name, pos);
-    eddy_node_emit(s->node, L, idx, NULL);
+    deliver(s, L, lua_absindex(L, idx), pos, NULL, 0);
+}
+
+/* [-0, +0, m] */
+static int to_infinity(lua_State *L, void *ud) {
+    eddy_source *s = ud;
+    eddy_node_advance(s->node, EDDY_WM_MAX);
+    eddy_job_watermark(s->job);
+    return 0;
 }
 
 void eddy_source_finished(eddy_source *s) {
     if (s->done) return;
     s->done = 1;
     eddy_debug("source %s: finished after %llu events", s->name, s->count);
+    if (s->idle_ms > 0) ev_timer_stop(eddy_job_loop(s->job), &s->idle);
+    /* a bounded source that ended holds no watermark back: every pending
+     * event-time timer downstream fires now */
+    eddy_vm *vm = eddy_job_vm(s->job);
+    if (eddy_vm_protect(vm, to_infinity, s) != 0)
+        eddy_job_fail(s->job, "source %s: %s", s->name, eddy_vm_error(vm));
     eddy_job_source_done(s->job);
+}
+
+static int go_idle(lua_State *L, void *ud) {
+    eddy_source *s = ud;
+    eddy_node_set_idle(s->node, 1);
+    eddy_job_watermark(s->job);
+    return 0;
+}
+
+/* idle_timeout_ms: a source without events for that long stops holding
+ * back the watermark (until its next event). */
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    eddy_source *s = w->data;
+    int64_t quiet = eddy_clock_mono_ms() - s->last_mono;
+    if (quiet < s->idle_ms) {
+        w->repeat = (double)(s->idle_ms - quiet) / 1000.0;
+        ev_timer_again(loop, w);
+        return;
+    }
+    eddy_vm *vm = eddy_job_vm(s->job);
+    if (eddy_vm_protect(vm, go_idle, s) != 0)
+        eddy_job_fail(s->job, "source %s: %s", s->name, eddy_vm_error(vm));
+    w->repeat = (double)s->idle_ms / 1000.0;
+    ev_timer_again(loop, w);
+}
+
+int64_t eddy_source_watermark(const eddy_source *s, int *idle) {
+    *idle = eddy_node_idle(s->node);
+    return eddy_node_watermark(s->node);
+}
+
+/* event_time, max_out_of_orderness_ms, idle_timeout_ms. [-0, +0, -] */
+static int read_event_time(eddy_source *s, lua_State *L, int desc, char *err,
+                           size_t errlen) {
+    int t = lua_getfield(L, desc, "event_time");
+    if (t == LUA_TSTRING || t == LUA_TFUNCTION)
+        s->et_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+        lua_pop(L, 1);
+    lua_getfield(L, desc, "max_out_of_orderness_ms");
+    lua_getfield(L, desc, "idle_timeout_ms");
+    s->bound = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 0;
+    s->idle_ms = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 2);
+    if (s->bound < 0 || s->idle_ms < 0) {
+        snprintf(err, errlen, "source %s: max_out_of_orderness_ms and "
+                 "idle_timeout_ms must be >= 0", s->name);
+        return -1;
+    }
+    return 0;
 }
 
 /* Reads kind-independent fields and dispatches to the kind. */
@@ -109,7 +249,9 @@ static int source_init(eddy_source *s, lua_State *L, int desc, const char *dir,
     const char *kind = lua_tostring(L, -1);
     /* stack: format max_line kind */
     int rc = -1;
-    if (s->fmt < 0)
+    if (read_event_time(s, L, desc, err, errlen) != 0)
+        ;
+    else if (s->fmt < 0)
         snprintf(err, errlen, "source %s: unknown format (lines or json)",
                  s->name);
     else if (kind && (!strcmp(kind, "file") || !strcmp(kind, "stdin")))
@@ -130,6 +272,8 @@ eddy_source *eddy_source_new(eddy_job *job, lua_State *L, int desc,
     eddy_source *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     s->job = job;
+    s->et_ref = LUA_NOREF;
+    s->maxts = EDDY_WM_MIN;
     lua_getfield(L, desc, "name");
     s->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "source");
     lua_pop(L, 1);
@@ -143,11 +287,24 @@ eddy_source *eddy_source_new(eddy_job *job, lua_State *L, int desc,
 
 int eddy_source_start(eddy_source *s, char *err, size_t errlen) {
     s->started = 1;
+    if (s->et_ref != LUA_NOREF && s->idle_ms > 0) {
+        s->last_mono = eddy_clock_mono_ms();
+        ev_timer_init(&s->idle, idle_cb, (double)s->idle_ms / 1000.0,
+                      (double)s->idle_ms / 1000.0);
+        s->idle.data = s;
+        ev_timer_start(eddy_job_loop(s->job), &s->idle);
+        ev_unref(eddy_job_loop(s->job)); /* it alone keeps nothing alive */
+    }
     return s->ops->start(s->impl, err, errlen);
 }
 
 void eddy_source_stop(eddy_source *s) {
     if (s->ops && s->started) s->ops->stop(s->impl);
+    if (s->started && s->et_ref != LUA_NOREF && s->idle_ms > 0 &&
+        ev_is_active(&s->idle)) {
+        ev_ref(eddy_job_loop(s->job));
+        ev_timer_stop(eddy_job_loop(s->job), &s->idle);
+    }
 }
 
 void eddy_source_free(eddy_source *s) {
@@ -156,6 +313,9 @@ void eddy_source_free(eddy_source *s) {
         eddy_source_stop(s);
         s->ops->free(s->impl);
     }
+    if (s->et_ref != LUA_NOREF)
+        luaL_unref(eddy_vm_state(eddy_job_vm(s->job)), LUA_REGISTRYINDEX,
+                   s->et_ref);
     eddy_node_free(s->node);
     free(s->name);
     free(s);
@@ -166,10 +326,22 @@ void eddy_source_snapshot(eddy_source *s, lua_State *L) {
         s->ops->snapshot(s->impl, L);
     else
         lua_pushnil(L);
+    if (lua_istable(L, -1) && s->maxts != EDDY_WM_MIN) {
+        lua_pushinteger(L, s->maxts); /* the watermark resumes from here */
+        lua_setfield(L, -2, "max_event_time");
+    }
 }
 
 int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
                         size_t errlen) {
     if (lua_isnil(L, idx) || s->ops->restore == NULL) return 0;
-    return s->ops->restore(s->impl, L, lua_absindex(L, idx), err, errlen);
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, "max_event_time");
+    if (lua_isinteger(L, -1) && s->et_ref != LUA_NOREF) {
+        s->maxts = lua_tointeger(L, -1);
+        if (s->maxts > EDDY_WM_MIN + s->bound)
+            eddy_node_advance(s->node, s->maxts - s->bound);
+    }
+    lua_pop(L, 1);
+    return s->ops->restore(s->impl, L, idx, err, errlen);
 }

@@ -26,6 +26,8 @@ const char *eddy_source_name(const eddy_source *s);
 int eddy_source_is_done(const eddy_source *s);
 unsigned long long eddy_source_count(const eddy_source *s);
 unsigned long long eddy_source_bad(const eddy_source *s);
+/* The source's watermark; *idle set when it is idle. */
+int64_t eddy_source_watermark(const eddy_source *s, int *idle);
 /* Checkpoints: pushes the source's position (table, or nil when it cannot
  * replay). [-0, +1, m] */
 void eddy_source_snapshot(eddy_source *s, lua_State *L);
