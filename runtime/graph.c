@@ -191,8 +191,9 @@ void eddy_graph_log_summary(const eddy_graph *g) {
         eddy_op_stats st;
         eddy_op_get_stats(g->ops[i], &st);
         eddy_info("operator %s: %llu in, %llu out, %llu errors (%llu skipped, "
-                  "%llu dead letters)", eddy_op_name(g->ops[i]), st.in, st.out,
-                  st.errors, st.skipped, st.dead_letters);
+                  "%llu dead letters), %llu late", eddy_op_name(g->ops[i]),
+                  st.in, st.out, st.errors, st.skipped, st.dead_letters,
+                  st.late);
     }
 }
 

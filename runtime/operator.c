@@ -61,6 +61,7 @@ const char *eddy_op_name(const eddy_op *op) { return op->name; }
 void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
     *st = op->st;
     st->out = eddy_node_emitted(op->node);
+    st->late = op->late;
 }
 
 /* ---- ctx methods ------------------------------------------------------ */

@@ -45,7 +45,7 @@ int eddy_op_peek_state(eddy_op *op, lua_State *L, int key, char *err,
                        size_t errlen);
 
 typedef struct eddy_op_stats {
-    unsigned long long in, out, errors, skipped, dead_letters;
+    unsigned long long in, out, errors, skipped, dead_letters, late;
 } eddy_op_stats;
 void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st);
 
