@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "format.h"
+#include "lines.h"
 #include "log.h"
 
 #define DEFAULT_MAX_LINE (1024 * 1024)
@@ -344,4 +345,34 @@ int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
     }
     lua_pop(L, 1);
     return s->ops->restore(s->impl, L, idx, err, errlen);
+}
+
+typedef struct drain_args {
+    eddy_source *s;
+    eddy_lines *lines;
+} drain_args;
+
+/* Delivers every complete line buffered. [-0, +0, e] */
+static int drain_lines(lua_State *L, void *ud) {
+    drain_args *a = ud;
+    const char *line;
+    size_t len;
+    uint64_t pos;
+    int r;
+    while (!eddy_source_halted(a->s) &&
+           (r = eddy_lines_next(a->lines, &line, &len, &pos)) !=
+               EDDY_LINES_MORE) {
+        if (r == EDDY_LINES_LINE)
+            eddy_source_line(a->s, line, len, pos);
+        else
+            eddy_source_long_line(a->s, len, pos);
+    }
+    return 0;
+}
+
+void eddy_source_drain(eddy_source *s, eddy_lines *lines) {
+    drain_args a = {s, lines};
+    eddy_vm *vm = eddy_job_vm(s->job);
+    if (eddy_vm_protect(vm, drain_lines, &a) != 0)
+        eddy_job_fail(s->job, "source %s: %s", s->name, eddy_vm_error(vm));
 }

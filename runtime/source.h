@@ -67,6 +67,11 @@ size_t eddy_source_max_line(const eddy_source *s);
  * undecodable line goes to the dead letters. [-0, +0, -] */
 void eddy_source_line(eddy_source *s, const char *line, size_t len,
                       uint64_t pos);
+/* Delivers every complete line buffered in lines (eddy_source_line and
+ * _long_line), in protected mode: an out-of-memory error there fails the
+ * job instead of escaping. Stops early when the job halts. */
+struct eddy_lines;
+void eddy_source_drain(eddy_source *s, struct eddy_lines *lines);
 /* Reports a line over max_line_bytes that was dropped. */
 void eddy_source_long_line(eddy_source *s, size_t len, uint64_t pos);
 /* Sends the value at idx on (script sources). [-0, +0, -] */

@@ -38,31 +38,7 @@ typedef struct file_src {
     ev_timer poll;
 } file_src;
 
-/* Delivers every complete line buffered. [-0, +0, e] */
-static int deliver_lines(lua_State *L, void *ud) {
-    file_src *f = ud;
-    const char *line;
-    size_t len;
-    uint64_t pos;
-    int r;
-    while (!eddy_source_halted(f->src) &&
-           (r = eddy_lines_next(f->lines, &line, &len, &pos)) != EDDY_LINES_MORE) {
-        if (r == EDDY_LINES_LINE)
-            eddy_source_line(f->src, line, len, pos);
-        else
-            eddy_source_long_line(f->src, len, pos);
-    }
-    return 0;
-}
-
-/* deliver_lines in protected mode: an out-of-memory error fails the job
- * instead of escaping. */
-static void deliver(file_src *f) {
-    eddy_job *job = eddy_source_job(f->src);
-    if (eddy_vm_protect(eddy_job_vm(job), deliver_lines, f) != 0)
-        eddy_job_fail(job, "source %s: %s", eddy_source_name(f->src),
-                      eddy_vm_error(eddy_job_vm(job)));
-}
+static void deliver(file_src *f) { eddy_source_drain(f->src, f->lines); }
 
 static void stop_watchers(file_src *f) {
     ev_idle_stop(f->loop, &f->idle);

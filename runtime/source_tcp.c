@@ -54,29 +54,8 @@ static void client_close(tcp_client *c) {
     free(c);
 }
 
-static int client_lines(lua_State *L, void *ud) {
-    tcp_client *c = ud;
-    const char *line;
-    size_t len;
-    uint64_t pos;
-    int r;
-    eddy_source *s = c->owner->src;
-    while (!eddy_source_halted(s) &&
-           (r = eddy_lines_next(c->lines, &line, &len, &pos)) != EDDY_LINES_MORE) {
-        if (r == EDDY_LINES_LINE)
-            eddy_source_line(s, line, len, pos);
-        else
-            eddy_source_long_line(s, len, pos);
-    }
-    return 0;
-}
-
-/* client_lines in protected mode (see source_file.c). */
 static void client_deliver(tcp_client *c) {
-    eddy_job *job = eddy_source_job(c->owner->src);
-    if (eddy_vm_protect(eddy_job_vm(job), client_lines, c) != 0)
-        eddy_job_fail(job, "source %s: %s", eddy_source_name(c->owner->src),
-                      eddy_vm_error(eddy_job_vm(job)));
+    eddy_source_drain(c->owner->src, c->lines);
 }
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents) {
