@@ -24,7 +24,15 @@
 #include "coremod.h"
 #include "graph.h"
 #include "log.h"
+#include "restart.h"
 #include "sink.h"
+
+/* An event that failed an operator, and how many restarts it caused. */
+typedef struct poison {
+    char *op, *src;
+    uint64_t pos;
+    int count;
+} poison;
 
 struct eddy_job {
     eddy_vm *vm;
@@ -42,6 +50,16 @@ struct eddy_job {
     int64_t event_time_ms;      /* checkpoints as the watermark crosses
                                    multiples of it; 0: off */
     ev_signal sigusr1;
+    /* restarts (kept across them) */
+    char *job_file, *lua_dir, *cfg_state_dir;
+    eddy_restart *restart;
+    unsigned long restarts;
+    int64_t started_ms;
+    int poison_after;
+    struct poison *poisons;
+    int npoisons;
+    char *fail_op, *fail_src; /* the event that failed the job, if any */
+    uint64_t fail_pos;
     int failed, stopping;
     char failure[8192];
     const char *origin_src;
@@ -117,6 +135,55 @@ static int mkdirs(const char *path) {
         *p = '/';
     }
     return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- poison pills -------------------------------------------------------- */
+
+static poison *poison_find(eddy_job *job, const char *op, const char *src,
+                           uint64_t pos) {
+    for (int i = 0; i < job->npoisons; i++) {
+        poison *p = &job->poisons[i];
+        if (p->pos == pos && !strcmp(p->op, op) && !strcmp(p->src, src))
+            return p;
+    }
+    return NULL;
+}
+
+int eddy_job_poisoned(eddy_job *job, const char *op) {
+    poison *p = poison_find(job, op, job->origin_src ? job->origin_src : "",
+                            job->origin_pos);
+    return p && p->count >= job->poison_after ? p->count : 0;
+}
+
+void eddy_job_fail_event(eddy_job *job, const char *op) {
+    if (job->failed) return;
+    free(job->fail_op);
+    free(job->fail_src);
+    job->fail_op = strdup(op);
+    job->fail_src = strdup(job->origin_src ? job->origin_src : "");
+    job->fail_pos = job->origin_pos;
+}
+
+/* The failing event caused one more restart. */
+static void count_failure(eddy_job *job) {
+    if (job->fail_op == NULL || job->fail_src == NULL) return;
+    poison *p = poison_find(job, job->fail_op, job->fail_src, job->fail_pos);
+    if (p == NULL) {
+        poison *a = realloc(job->poisons,
+                            (size_t)(job->npoisons + 1) * sizeof *a);
+        if (a == NULL) return;
+        job->poisons = a;
+        p = &a[job->npoisons++];
+        p->op = job->fail_op;
+        p->src = job->fail_src;
+        p->pos = job->fail_pos;
+        p->count = 0;
+        job->fail_op = job->fail_src = NULL;
+    }
+    p->count++;
+    free(job->fail_op);
+    free(job->fail_src);
+    job->fail_op = job->fail_src = NULL;
 }
 
 /* ---- dead letters ------------------------------------------------------ */
@@ -242,6 +309,7 @@ static void set_paths(lua_State *L, const char *lua_dir, const char *job_dir) {
 static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
                         size_t errlen) {
     lua_getfield(L, plan, "name");
+    free(job->name);
     job->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "job");
     lua_getfield(L, plan, "limits");
     if (!lua_istable(L, -1)) {
@@ -257,6 +325,14 @@ static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
     if (eddy_vm_set_limits(job->vm, event_ms, (size_t)mem << 20) != 0) {
         snprintf(err, errlen, "cannot start the limits watchdog");
         return -1;
+    }
+    if (job->restart == NULL) { /* the first load; restarts keep it */
+        lua_getfield(L, plan, "restart");
+        job->restart = eddy_restart_new(L, lua_gettop(L), err, errlen);
+        lua_getfield(L, plan, "poison_after");
+        job->poison_after = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 3;
+        lua_pop(L, 2);
+        if (job->restart == NULL) return -1;
     }
     /* checkpoint = { interval_ms = N } or false (no periodic ones) */
     job->interval_ms = 10000;
@@ -334,6 +410,7 @@ static int load_plan(eddy_job *job, const eddy_job_config *cfg, char *err,
             snprintf(sd, sizeof sd, "%s", cfg->state_dir);
         else
             snprintf(sd, sizeof sd, "eddy-state/%s", job->name);
+        free(job->state_dir);
         job->state_dir = strdup(sd);
         job->graph = eddy_graph_build(job, L, plan, job->dir, err, errlen);
         rc = job->graph ? 0 : -1;
@@ -361,6 +438,9 @@ eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen) {
         eddy_job_free(job);
         return NULL;
     }
+    job->job_file = strdup(cfg->job_file);
+    job->lua_dir = strdup(cfg->lua_dir);
+    job->cfg_state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
     eddy_vm_set_limits(job->vm, 10000, 0);
     if (load_plan(job, cfg, err, errlen) != 0) {
         eddy_job_free(job);
@@ -393,7 +473,7 @@ static int lock_state_dir(eddy_job *job, char *err, size_t errlen) {
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
     eddy_info("signal %d: stopping after the event in hand", w->signum);
-    eddy_graph_stop_sources(job->graph);
+    if (job->graph) eddy_graph_stop_sources(job->graph);
     eddy_job_stop(job);
 }
 
@@ -401,6 +481,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
     eddy_job *job = w->data;
     char err[512];
+    if (job->graph == NULL) return;
     if (eddy_graph_flush(job->graph, err, sizeof err) != 0)
         eddy_job_fail(job, "%s", err);
     if (job->dlq && eddy_sink_flush(job->dlq, err, sizeof err) != 0)
@@ -423,6 +504,10 @@ static void watch_signals(eddy_job *job) {
 /* Ends the run: close hooks, durable sinks, summary. Returns exit code. */
 static int finish(eddy_job *job) {
     char err[512];
+    if (job->graph == NULL) { /* failed while restarting */
+        eddy_error("job %s failed: %s", job->name, job->failure);
+        return 1;
+    }
     eddy_graph_stop_sources(job->graph);
     if (!job->failed) {
         if (eddy_graph_close(job->graph, err, sizeof err) != 0 ||
@@ -447,7 +532,8 @@ static int finish(eddy_job *job) {
 
 /* Opens the store and recovers from its last checkpoint. */
 static int recover(eddy_job *job, char *err, size_t errlen) {
-    job->store = eddy_store_open(job->state_dir, 1, err, errlen);
+    if (job->store == NULL)
+        job->store = eddy_store_open(job->state_dir, 1, err, errlen);
     if (job->store == NULL) return -1;
     job->ckpt = eddy_ckpt_new(job, job->graph, job->store, job->interval_ms,
                               job->event_time_ms);
@@ -460,7 +546,91 @@ static int recover(eddy_job *job, char *err, size_t errlen) {
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
-    eddy_ckpt_trigger(job->ckpt, "signal");
+    if (job->ckpt) eddy_ckpt_trigger(job->ckpt, "signal");
+}
+
+/* Opens the dead-letter sink and starts the graph and checkpoints. */
+static int start(eddy_job *job, char *err, size_t errlen) {
+    if ((job->dlq && !job->dlq_failed && eddy_sink_fd(job->dlq) < 0 &&
+         dlq_open(job, err, errlen) != 0) ||
+        eddy_graph_start(job->graph, err, errlen) != 0)
+        return -1;
+    eddy_ckpt_start(job->ckpt);
+    job->started_ms = eddy_clock_mono_ms();
+    return 0;
+}
+
+/* Throws away the Lua state and the graph (not the store or the loop). */
+static void teardown(eddy_job *job) {
+    eddy_ckpt_free(job->ckpt);
+    job->ckpt = NULL;
+    if (job->graph) {
+        eddy_graph_stop_sources(job->graph);
+        eddy_graph_log_summary(job->graph);
+        eddy_graph_free(job->graph);
+        job->graph = NULL;
+    }
+    eddy_sink_free(job->dlq);
+    job->dlq = NULL;
+    job->dlq_failed = job->dlq_restore = 0;
+    eddy_vm_free(job->vm);
+    job->vm = NULL;
+}
+
+/* Builds everything again from the job file and the last checkpoint. */
+static int rebuild(eddy_job *job, char *err, size_t errlen) {
+    eddy_job_config cfg = {job->job_file, job->lua_dir, job->cfg_state_dir, 0};
+    job->vm = eddy_vm_new();
+    if (job->vm == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    eddy_vm_set_limits(job->vm, 10000, 0);
+    if (load_plan(job, &cfg, err, errlen) != 0 ||
+        recover(job, err, errlen) != 0)
+        return -1;
+    return start(job, err, errlen);
+}
+
+static void on_wake(struct ev_loop *loop, ev_timer *w, int revents) {
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* The job failed: restarts it in this process if the strategy allows.
+ * 0 restarted, -1 not (job->failure says why). */
+static int restart(eddy_job *job) {
+    int64_t delay = eddy_restart_next(job->restart, eddy_clock_mono_ms(),
+                                      job->started_ms);
+    if (delay < 0 || job->stopping) {
+        if (delay < 0 && job->restarts > 0) {
+            size_t n = strlen(job->failure);
+            snprintf(job->failure + n, sizeof job->failure - n,
+                     " (restart strategy %s exhausted after %lu restarts)",
+                     eddy_restart_name(job->restart), job->restarts);
+        }
+        return -1;
+    }
+    count_failure(job);
+    job->restarts++;
+    eddy_warn("job %s failed: %s", job->name, job->failure);
+    eddy_warn("restart %lu in %lld ms (%s): state from the last completed "
+              "checkpoint", job->restarts, (long long)delay,
+              eddy_restart_name(job->restart));
+    teardown(job);
+    ev_timer wake;
+    ev_timer_init(&wake, on_wake, (double)delay / 1000.0, 0.0);
+    ev_timer_start(job->loop, &wake);
+    ev_run(job->loop, 0);
+    ev_timer_stop(job->loop, &wake);
+    char err[4096];
+    if (job->stopping) return -1;
+    job->failed = 0;
+    job->failure[0] = '\0';
+    if (rebuild(job, err, sizeof err) != 0) {
+        eddy_job_fail(job, "restart %lu failed: %s", job->restarts, err);
+        return -1;
+    }
+    return 0;
 }
 
 int eddy_job_run(eddy_job *job) {
@@ -476,15 +646,12 @@ int eddy_job_run(eddy_job *job) {
     job->sigusr1.data = job;
     ev_signal_start(job->loop, &job->sigusr1);
     ev_unref(job->loop);
-    if ((job->dlq && !job->dlq_failed && eddy_sink_fd(job->dlq) < 0 &&
-         dlq_open(job, err, sizeof err) != 0) ||
-        eddy_graph_start(job->graph, err, sizeof err) != 0) {
-        eddy_job_fail(job, "%s", err);
-        return finish(job);
-    }
-    eddy_ckpt_start(job->ckpt);
-    while (!job->failed && !job->stopping && !eddy_graph_drained(job->graph)) {
-        if (!ev_run(job->loop, 0)) break; /* no active watchers left */
+    if (start(job, err, sizeof err) != 0) eddy_job_fail(job, "%s", err);
+    for (;;) {
+        while (!job->failed && !job->stopping &&
+               !eddy_graph_drained(job->graph))
+            if (!ev_run(job->loop, 0)) break; /* no active watchers left */
+        if (!job->failed || restart(job) != 0) break;
     }
     return finish(job);
 }
@@ -499,6 +666,17 @@ void eddy_job_free(eddy_job *job) {
     eddy_vm_free(job->vm);
     eddy_clock_free(job->clock);
     if (job->lock_fd >= 0) close(job->lock_fd);
+    eddy_restart_free(job->restart);
+    for (int i = 0; i < job->npoisons; i++) {
+        free(job->poisons[i].op);
+        free(job->poisons[i].src);
+    }
+    free(job->poisons);
+    free(job->fail_op);
+    free(job->fail_src);
+    free(job->job_file);
+    free(job->lua_dir);
+    free(job->cfg_state_dir);
     free(job->name);
     free(job->dir);
     free(job->state_dir);

@@ -49,6 +49,13 @@ void eddy_job_origin(const eddy_job *job, const char **source, uint64_t *pos);
 int eddy_job_timestamp(const eddy_job *job, int64_t *ts);
 void eddy_job_set_timestamp(eddy_job *job, int has, int64_t ts);
 
+/* Poison pills: the event in hand failed operator op and the job will
+ * fail (recorded, to count the restarts it causes). */
+void eddy_job_fail_event(eddy_job *job, const char *op);
+/* Whether the event in hand already caused poison_after restarts by
+ * failing op: returns that count (then it is a poison pill), else 0. */
+int eddy_job_poisoned(eddy_job *job, const char *op);
+
 /* Writes one dead letter: error, operator (may be NULL), the key at
  * key_idx and the event at ev_idx (0 for none), or raw text for input that
  * could not be decoded. Counted; a dead-letter sink failure fails the job.

@@ -292,8 +292,18 @@ static void op_error(eddy_op *op, lua_State *L, int ev, int key,
     } else if (pol == POL_DEAD) {
         op->st.dead_letters++;
         eddy_job_dead_letter(op->job, msg, op->name, L, key, ev, NULL, 0);
+    } else if (pol == POL_FAIL && eddy_job_poisoned(op->job, op->name)) {
+        char why[1024];
+        snprintf(why, sizeof why, "poison pill: this event failed operator "
+                 "%s again after %d restarts: %s", op->name,
+                 eddy_job_poisoned(op->job, op->name), msg);
+        op->st.dead_letters++;
+        eddy_warn("operator %s: a poison pill went to the dead letters",
+                  op->name);
+        eddy_job_dead_letter(op->job, why, op->name, L, key, ev, NULL, 0);
     } else if (pol == POL_FAIL) {
         char k[256];
+        eddy_job_fail_event(op->job, op->name);
         const char *src;
         uint64_t pos;
         key_repr(L, key, k, sizeof k);

@@ -58,10 +58,13 @@ static void store_free(eddy_store *s) {
 
 /* Rewrites LevelDB's open errors as what a user should do about them. */
 static void open_error(const char *dir, const char *lerr, char *err, size_t n) {
-    if (strstr(lerr, "lock") || strstr(lerr, "LOCK"))
+    if (strstr(lerr, "does not exist") || strstr(lerr, "NotFound") ||
+        strstr(lerr, "No such file"))
+        snprintf(err, n, "state dir %s holds no eddy state (%s)", dir, lerr);
+    else if (strstr(lerr, "lock") || strstr(lerr, "LOCK"))
         snprintf(err, n, "state dir %s is locked by another eddy process "
                  "(%s)", dir, lerr);
-    else if (strstr(lerr, "does not exist"))
+    else if (0)
         snprintf(err, n, "state dir %s holds no eddy state (%s)", dir, lerr);
     else
         snprintf(err, n, "state dir %s cannot be opened, it may be "

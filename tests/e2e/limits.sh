@@ -15,7 +15,8 @@ return M
 LUA
 cat > job_fail.lua <<LUA
 local eddy = require("eddy")
-local job = eddy.job{ name = "mem", limits = { memory_mb = 24 }, checkpoint = false }
+local job = eddy.job{ name = "mem", limits = { memory_mb = 24 }, checkpoint = false,
+  restart = { strategy = "none" } }
 job:source("in", eddy.source.file{ path = "in.ndjson" })
   :key_by("k")
   :process("hoard.lua")

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Restart strategies in the same process, poison pills, exactly-once output
+# across restarts.
+. "$(dirname "$0")/lib.sh"
+cd "$T_TMP"
+for i in $(seq 1 20); do printf '{"k":"k%d","i":%d}\n' $((i % 3)) "$i"; done > in.ndjson
+printf '{"k":"k1","i":21,"bad":true}\n' >> in.ndjson
+for i in $(seq 22 30); do printf '{"k":"k%d","i":%d}\n' $((i % 3)) "$i"; done >> in.ndjson
+cat > op.lua <<'LUA'
+-- fails on "bad" events; with FAIL_ONCE only the first time (a marker file)
+local M = {}
+function M.process(ev, ctx)
+  if ev.bad then
+    local marker = os.getenv("FAIL_ONCE")
+    if not marker then error("cannot handle event " .. ev.i) end
+    local f = io.open(marker)
+    if not f then
+      f = io.open(marker, "w"); f:write("x"); f:close()
+      error("transient failure on event " .. ev.i)
+    end
+    f:close()
+  end
+  ctx.state.n = (ctx.state.n or 0) + 1
+  ctx:emit({ k = ctx.key, i = ev.i, n = ctx.state.n })
+end
+return M
+LUA
+# job NAME RESTART-LUA [EXTRA-JOB-OPTIONS]
+job() {
+  cat > "$1.lua" <<LUA
+local eddy = require("eddy")
+local job = eddy.job{ name = "$1", checkpoint = { interval_ms = 20 }, restart = $2 ${3:-} }
+job:source("in", eddy.source.file{ path = "in.ndjson" })
+  :key_by("k"):process("op.lua"):sink(eddy.sink.file{ path = "$1.out" })
+return job
+LUA
+}
+
+job none '{ strategy = "none" }'
+"$EDDY" run none.lua --state-dir st1 2>err1
+is "$?" "1" "strategy none: the first failure ends the job with exit 1"
+contains "$(cat err1)" "cannot handle event 21" "with the cause"
+
+job fixed '{ strategy = "fixed-delay", attempts = 2, delay_ms = 30 }'
+"$EDDY" run fixed.lua --state-dir st2 2>err2
+is "$?" "1" "fixed-delay: exit 1 once the attempts are used up"
+is "$(grep -c 'restart [0-9]* in 30 ms (fixed-delay)' err2)" "2" "each restart is logged with its delay"
+contains "$(cat err2)" "restart strategy fixed-delay exhausted after 2 restarts" "the final message says the strategy is exhausted"
+contains "$(cat err2)" "cannot handle event 21" "and names the cause"
+
+job transient '{ strategy = "fixed-delay", attempts = 3, delay_ms = 10 }'
+FAIL_ONCE="$T_TMP/marker" "$EDDY" run transient.lua --state-dir st3 2>err3
+ok $? "a transient failure: the job restarts and finishes with exit 0"
+contains "$(cat err3)" "restart 1 in 10 ms" "one restart"
+is "$(wc -l < transient.out | tr -d ' ')" "30" "the sink holds every event once after the restart"
+is "$(python3 -c '
+import json
+rows = [json.loads(l) for l in open("transient.out")]
+print(" ".join(str(r["i"]) for r in rows))')" "$(seq -s ' ' 1 30)" "in order, none repeated"
+is "$("$EDDY" state st3 --key k0)" '{"key":"k0","operator":"op","state":{"n":9}}' "state counts each event once"
+
+job poison '{ strategy = "fixed-delay", attempts = 10, delay_ms = 10 }' ', poison_after = 2'
+"$EDDY" run poison.lua --state-dir st4 2>err4
+ok $? "a poison pill does not loop: exit 0"
+is "$(grep -c 'restart [0-9]* in' err4)" "2" "it caused poison_after (2) restarts"
+contains "$(cat st4/dead-letters.ndjson)" '"error":"poison pill: this event failed operator op again after 2 restarts' "then went to the dead letters"
+contains "$(cat st4/dead-letters.ndjson)" '"event":{"bad":true,"i":21,"k":"k1"}' "with the event"
+is "$(wc -l < poison.out | tr -d ' ')" "29" "every other event is in the sink once"
+
+job rate '{ strategy = "failure-rate", max_failures = 1, interval_ms = 60000, delay_ms = 10 }'
+"$EDDY" run rate.lua --state-dir st5 2>err5
+is "$?" "1" "failure-rate: more than max_failures in interval_ms: exit 1"
+is "$(grep -c 'restart [0-9]* in' err5)" "1" "after one restart"
+
+job expo '{ strategy = "exponential-delay", initial_ms = 20, max_ms = 60, multiplier = 2.0, jitter = 0 }' ', poison_after = 1000'
+"$EDDY" run expo.lua --state-dir st6 2>err6 &
+pid=$!
+wait_for grep -q "restart 4 in 60 ms" err6
+ok $? "exponential-delay restarts without end, delays capped at max_ms"
+is "$(grep -o 'restart [0-9]* in [0-9]* ms' err6 | head -3 | tr '\n' ,)" "restart 1 in 20 ms,restart 2 in 40 ms,restart 3 in 60 ms," "delays grow by the multiplier"
+kill -TERM $pid; wait $pid
+is "$?" "1" "SIGTERM stops a failing job: exit 1"
+
+cat > bad.lua <<'LUA'
+local eddy = require("eddy")
+return eddy.job{ name = "bad", restart = { strategy = "sometimes" } }
+LUA
+"$EDDY" check bad.lua 2>err7
+is "$?" "2" "an unknown strategy is a job-definition error"
+contains "$(cat err7)" "strategy must be none, fixed-delay, exponential-delay or failure-rate" "with the choices"
