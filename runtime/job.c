@@ -27,6 +27,8 @@
 #include "restart.h"
 #include "sink.h"
 
+#define BUDGET_SLOTS 10
+
 /* An event that failed an operator, and how many restarts it caused. */
 typedef struct poison {
     char *op, *src;
@@ -60,6 +62,11 @@ struct eddy_job {
     int npoisons;
     char *fail_op, *fail_src; /* the event that failed the job, if any */
     uint64_t fail_pos;
+    /* error budget: events and errors in BUDGET_SLOTS slots of the window */
+    double max_error_ratio;   /* 0: no budget */
+    int64_t error_window_ms;
+    int64_t slot_time[BUDGET_SLOTS];
+    unsigned long long slot_events[BUDGET_SLOTS], slot_errors[BUDGET_SLOTS];
     int failed, stopping;
     char failure[8192];
     const char *origin_src;
@@ -135,6 +142,45 @@ static int mkdirs(const char *path) {
         *p = '/';
     }
     return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- error budget ------------------------------------------------------- */
+
+/* The slot of the current time, cleared when it starts a new period. */
+static int budget_slot(eddy_job *job) {
+    int64_t width = job->error_window_ms / BUDGET_SLOTS;
+    int64_t now = eddy_clock_now(job->clock) / width;
+    int i = (int)(now % BUDGET_SLOTS);
+    if (job->slot_time[i] != now) {
+        job->slot_time[i] = now;
+        job->slot_events[i] = job->slot_errors[i] = 0;
+    }
+    return i;
+}
+
+void eddy_job_count_event(eddy_job *job) {
+    if (job->max_error_ratio > 0) job->slot_events[budget_slot(job)]++;
+}
+
+void eddy_job_count_error(eddy_job *job) {
+    if (job->max_error_ratio <= 0) return;
+    job->slot_errors[budget_slot(job)]++;
+    int64_t width = job->error_window_ms / BUDGET_SLOTS;
+    int64_t now = eddy_clock_now(job->clock) / width;
+    unsigned long long ev = 0, er = 0;
+    for (int i = 0; i < BUDGET_SLOTS; i++) {
+        if (now - job->slot_time[i] >= BUDGET_SLOTS) continue; /* stale */
+        ev += job->slot_events[i];
+        er += job->slot_errors[i];
+    }
+    /* judged once the window holds enough events for one error to fit */
+    if ((double)ev * job->max_error_ratio < 1.0) return;
+    if ((double)er > (double)ev * job->max_error_ratio)
+        eddy_job_fail(job, "error budget exceeded: %llu of %llu events "
+                      "(%.1f%%) failed in the last %lld ms, more than "
+                      "max_error_ratio %g allows", er, ev,
+                      100.0 * (double)er / (double)ev,
+                      (long long)job->error_window_ms, job->max_error_ratio);
 }
 
 /* ---- poison pills -------------------------------------------------------- */
@@ -333,6 +379,17 @@ static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
         job->poison_after = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 3;
         lua_pop(L, 2);
         if (job->restart == NULL) return -1;
+    }
+    lua_getfield(L, plan, "max_error_ratio");
+    lua_getfield(L, plan, "error_window_ms");
+    job->max_error_ratio = lua_isnumber(L, -2) ? lua_tonumber(L, -2) : 0;
+    job->error_window_ms = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 60000;
+    lua_pop(L, 2);
+    if (job->max_error_ratio < 0 || job->max_error_ratio > 1 ||
+        job->error_window_ms < BUDGET_SLOTS) {
+        snprintf(err, errlen, "max_error_ratio must be between 0 and 1 and "
+                 "error_window_ms at least %d", BUDGET_SLOTS);
+        return -1;
     }
     /* checkpoint = { interval_ms = N } or false (no periodic ones) */
     job->interval_ms = 10000;

@@ -49,6 +49,11 @@ void eddy_job_origin(const eddy_job *job, const char **source, uint64_t *pos);
 int eddy_job_timestamp(const eddy_job *job, int64_t *ts);
 void eddy_job_set_timestamp(eddy_job *job, int has, int64_t ts);
 
+/* Error budget (max_error_ratio over error_window_ms): sources count
+ * events, operators count skips and dead letters; past the budget the job
+ * fails (and the restart strategy decides). */
+void eddy_job_count_event(eddy_job *job);
+void eddy_job_count_error(eddy_job *job);
 /* Poison pills: the event in hand failed operator op and the job will
  * fail (recorded, to count the restarts it causes). */
 void eddy_job_fail_event(eddy_job *job, const char *op);

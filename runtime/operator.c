@@ -286,6 +286,7 @@ static void op_error(eddy_op *op, lua_State *L, int ev, int key,
     op->st.errors++;
     int pol = op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg)
                                        : op->policy;
+    if (pol == POL_SKIP || pol == POL_DEAD) eddy_job_count_error(op->job);
     if (pol == POL_SKIP) {
         op->st.skipped++;
         eddy_debug("operator %s: skipped an event: %s", op->name, msg);

@@ -68,6 +68,8 @@ static void bad_input(eddy_source *s, const char *why, const char *raw,
                                             "counted and dead-lettered)" : "");
     lua_State *L = eddy_vm_state(eddy_job_vm(s->job));
     eddy_job_set_origin(s->job, s->name, pos);
+    eddy_job_count_event(s->job);
+    eddy_job_count_error(s->job);
     eddy_job_dead_letter(s->job, why, NULL, L, 0, 0, raw, len);
 }
 
@@ -131,6 +133,7 @@ static void deliver(eddy_source *s, lua_State *L, int ev, uint64_t pos,
         return;
     }
     s->count++;
+    eddy_job_count_event(s->job);
     eddy_job_set_timestamp(s->job, s->et_ref != LUA_NOREF, ts);
     eddy_node_emit(s->node, L, ev, NULL);
     if (s->et_ref == LUA_NOREF) return;

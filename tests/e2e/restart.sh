@@ -88,3 +88,34 @@ LUA
 "$EDDY" check bad.lua 2>err7
 is "$?" "2" "an unknown strategy is a job-definition error"
 contains "$(cat err7)" "strategy must be none, fixed-delay, exponential-delay or failure-rate" "with the choices"
+
+# error budget: every 5th event fails under on_error = "skip" (20%)
+seq 1 200 | awk '{ printf "{\"i\":%d}\n", $1 }' > budget.ndjson
+cat > every5.lua <<'LUA'
+local M = {}
+function M.process(ev, ctx)
+  if ev.i % 5 == 0 then error("bad " .. ev.i) end
+  return ev
+end
+return M
+LUA
+# budget NAME RATIO
+budget() {
+  cat > "$1.lua" <<LUA
+local eddy = require("eddy")
+local job = eddy.job{ name = "$1", restart = { strategy = "none" },
+  max_error_ratio = $2, error_window_ms = 60000 }
+job:source("in", eddy.source.file{ path = "budget.ndjson" })
+  :map("every5.lua", { on_error = "skip" }):sink(eddy.sink.file{ path = "$1.out" })
+return job
+LUA
+}
+budget loose 0.3
+"$EDDY" run loose.lua --state-dir st8 2>err8
+ok $? "20% errors within max_error_ratio = 0.3: exit 0"
+is "$(wc -l < loose.out | tr -d ' ')" "160" "the skipped events are left out"
+budget tight 0.1
+"$EDDY" run tight.lua --state-dir st9 2>err9
+is "$?" "1" "20% errors past max_error_ratio = 0.1: the job fails"
+contains "$(cat err9)" "error budget exceeded" "saying why"
+contains "$(cat err9)" "max_error_ratio 0.1" "naming the option"
