@@ -17,39 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
-
 #include "log.h"
+#include "operator_impl.h"
 #include "opstate.h"
 #include "timers.h"
 #include "script.h"
 #include "state_codec.h"
-
-enum { OP_MAP, OP_FILTER, OP_FLAT_MAP, OP_PROCESS };
-enum { POL_FAIL, POL_SKIP, POL_DEAD };
-
-struct eddy_op {
-    eddy_job *job;
-    eddy_vm *vm;
-    eddy_node *node;
-    int kind, policy, keyed;
-    char *name, *script, *where;
-    int mod_ref;      /* script module table, or LUA_NOREF */
-    int fn_ref;       /* process function */
-    int ctx_ref;      /* the ctx table */
-    eddy_opstate *state; /* keyed: per-key state (opstate.c) */
-    int keyfn_ref;    /* key_by(function) */
-    int keyfield_ref; /* key_by(field): the field name string */
-    const void *handed; /* the state ctx_index handed out in this call */
-    eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
-    int str_state, str_key; /* refs to "state" and "key": pushing a C
-                               string costs a string-cache lookup */
-    eddy_timers *timers;  /* keyed: pending timers */
-    ev_timer ptimer;      /* armed for the earliest processing-time timer */
-    int64_t ptimer_at;    /* when it is armed for (INT64_MAX: not armed) */
-    unsigned long long late;
-    eddy_op_stats st;
-};
 
 static const char *const kinds[] = {"map", "filter", "flat_map", "process",
                                     NULL};
@@ -66,13 +39,13 @@ void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
 
 /* ---- ctx methods ------------------------------------------------------ */
 
-static eddy_op *ctx_op(lua_State *L) {
+eddy_op *eddy_op_of_ctx(lua_State *L) {
     return lua_touserdata(L, lua_upvalueindex(1));
 }
 
 /* ctx:emit(ev [, side]) [-0, +0, e] */
 static int ctx_emit(lua_State *L) {
-    eddy_op *op = ctx_op(L);
+    eddy_op *op = eddy_op_of_ctx(L);
     const char *side = NULL;
     if (lua_type(L, 3) > LUA_TNIL) side = luaL_checkstring(L, 3);
     else if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS)
@@ -87,7 +60,7 @@ static int ctx_emit(lua_State *L) {
 
 /* ctx:clear() drops this key's state. [-0, +0, m] */
 static int ctx_clear(lua_State *L) {
-    eddy_op *op = ctx_op(L);
+    eddy_op *op = eddy_op_of_ctx(L);
     lua_settop(L, 1);
     op->handed = NULL;
     if (!op->keyed) {
@@ -108,14 +81,14 @@ static int ctx_clear(lua_State *L) {
 
 /* ctx:now() [-0, +1, -] */
 static int ctx_now(lua_State *L) {
-    lua_pushinteger(L, eddy_clock_now(eddy_job_clock(ctx_op(L)->job)));
+    lua_pushinteger(L, eddy_clock_now(eddy_job_clock(eddy_op_of_ctx(L)->job)));
     return 1;
 }
 
 /* ctx:timestamp() [-0, +1, -] */
 static int ctx_timestamp(lua_State *L) {
     int64_t ts;
-    if (eddy_job_timestamp(ctx_op(L)->job, &ts))
+    if (eddy_job_timestamp(eddy_op_of_ctx(L)->job, &ts))
         lua_pushinteger(L, ts);
     else
         lua_pushnil(L);
@@ -124,7 +97,7 @@ static int ctx_timestamp(lua_State *L) {
 
 /* ctx:log(level, msg) [-0, +0, e] */
 static int ctx_log(lua_State *L) {
-    eddy_op *op = ctx_op(L);
+    eddy_op *op = eddy_op_of_ctx(L);
     const char *lvl = luaL_checkstring(L, 2);
     int level = eddy_log_level_of(lvl);
     if (level < 0)
@@ -139,7 +112,7 @@ static int ctx_log(lua_State *L) {
  * state in hand: takes it from clean (moving it to hot) or makes a new
  * table, and caches it raw in ctx. [-0, +1, m] */
 static int ctx_index(lua_State *L) {
-    eddy_op *op = ctx_op(L);
+    eddy_op *op = eddy_op_of_ctx(L);
     if (!lua_rawequal(L, 2, lua_upvalueindex(2))) return 0; /* not "state" */
     lua_settop(L, 2);
     lua_getfield(L, 1, "key");
@@ -155,74 +128,17 @@ static int ctx_index(lua_State *L) {
     return 1;
 }
 
-static void op_arm(eddy_op *op);
-
-/* The key of the call in hand, for timers: pushes it or raises.
- * [-0, +1, e] */
-static eddy_op *timer_key(lua_State *L, const char *what) {
-    eddy_op *op = ctx_op(L);
-    if (!op->keyed)
-        luaL_error(L, "ctx:%s needs a keyed stream (key_by)", what);
-    lua_getfield(L, 1, "key");
-    if (lua_isnil(L, -1))
-        luaL_error(L, "ctx:%s: no key in hand (call it from process or "
-                      "on_timer)", what);
-    return op;
-}
-
-/* ctx:timer(ms) / ctx:event_timer(ms) [-0, +0, e] */
-static int add_timer(lua_State *L, int kind, const char *what) {
-    lua_Integer when = luaL_checkinteger(L, 2);
-    lua_settop(L, 2);
-    eddy_op *op = timer_key(L, what);
-    if (eddy_timers_add(op->timers, L, kind, when, 3) != 0)
-        return luaL_error(L, "ctx:%s: out of memory", what);
-    if (kind == EDDY_TIMER_PROCESSING) op_arm(op);
-    return 0;
-}
-
-static int ctx_timer(lua_State *L) {
-    return add_timer(L, EDDY_TIMER_PROCESSING, "timer");
-}
-
-static int ctx_event_timer(lua_State *L) {
-    return add_timer(L, EDDY_TIMER_EVENT, "event_timer");
-}
-
-/* ctx:cancel_timer(ms [, kind]): kind "processing", "event" or both.
- * [-0, +0, e] */
-static int ctx_cancel_timer(lua_State *L) {
-    static const char *const kinds_opt[] = {"processing", "event", "both",
-                                            NULL};
-    lua_Integer when = luaL_checkinteger(L, 2);
-    int which = luaL_checkoption(L, 3, "both", kinds_opt);
-    lua_settop(L, 3);
-    eddy_op *op = timer_key(L, "cancel_timer");
-    for (int kind = 0; kind < 2; kind++)
-        if (which == 2 || which == kind)
-            eddy_timers_cancel(op->timers, L, kind, when, 4);
-    return 0;
-}
-
-/* ctx:watermark(): the operator's event-time watermark (math.mininteger
- * before the first one, math.maxinteger when its inputs ended). */
-static int ctx_watermark(lua_State *L) {
-    lua_pushinteger(L, eddy_node_watermark(ctx_op(L)->node));
-    return 1;
-}
-
 static const luaL_Reg ctx_methods[] = {
-    {"emit", ctx_emit},   {"clear", ctx_clear}, {"now", ctx_now},
-    {"log", ctx_log},     {"timestamp", ctx_timestamp},
-    {"timer", ctx_timer}, {"event_timer", ctx_event_timer},
-    {"cancel_timer", ctx_cancel_timer}, {"watermark", ctx_watermark},
-    {NULL, NULL}};
+    {"emit", ctx_emit}, {"clear", ctx_clear},         {"now", ctx_now},
+    {"log", ctx_log},   {"timestamp", ctx_timestamp}, {NULL, NULL}};
 
 /* Builds the ctx table for op. [-0, +1, m] */
 static void ctx_push_new(lua_State *L, eddy_op *op) {
     lua_createtable(L, 0, 12);
     lua_pushlightuserdata(L, op);
     luaL_setfuncs(L, ctx_methods, 1);
+    lua_pushlightuserdata(L, op);
+    luaL_setfuncs(L, eddy_op_timer_methods, 1);
     lua_pushstring(L, op->name);
     lua_setfield(L, -2, "name");
     if (op->keyed) {
@@ -281,8 +197,8 @@ static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
 
 /* Applies the error policy to the event at ev that failed with msg; key is
  * the key's stack index or 0. [-0, +0, -] */
-static void op_error(eddy_op *op, lua_State *L, int ev, int key,
-                     const char *msg) {
+void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
+                   const char *msg) {
     op->st.errors++;
     int pol = op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg)
                                        : op->policy;
@@ -356,7 +272,7 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
  * assigned (ctx.state = {...} or nil) replaces the stored one. Empty
  * states stay until the next checkpoint writes them as deletions.
  * [-0, +0, m] */
-static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
+void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     int t = lua_rawget(L, ctx);
     /* stack: st */
@@ -378,7 +294,7 @@ static void op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
 
 /* Starts a call for the key at index key: ctx.key, and ctx.state when the
  * key is hot (the steady case: one lookup). [-0, +0, m] */
-static void op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
+void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
     lua_pushvalue(L, key);
     lua_rawset(L, ctx);
@@ -417,7 +333,7 @@ static void op_push(void *self, lua_State *L, int ev) {
     eddy_vm_push_handler(op->vm);
     if (op->keyed) {
         if (op_key(op, L, h, ev, msg, sizeof msg) != 0) {
-            op_error(op, L, ev, 0, msg);
+            eddy_op_error(op, L, ev, 0, msg);
             lua_settop(L, top);
             return;
         }
@@ -425,119 +341,19 @@ static void op_push(void *self, lua_State *L, int ev) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     int ctx = lua_gettop(L);
-    if (key) op_begin_key(op, L, ctx, key);
+    if (key) eddy_op_begin_key(op, L, ctx, key);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
     /* stack: handler [key] ctx fn ev ctx */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
     int rc = eddy_vm_pcall(op->vm, h, 2, nres);
-    if (key) op_writeback(op, L, ctx, key);
+    if (key) eddy_op_writeback(op, L, ctx, key);
     if (rc != 0)
-        op_error(op, L, ev, key, eddy_vm_error(op->vm));
+        eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
     else if (nres)
         op_result(op, L, ev);
     lua_settop(L, top);
-}
-
-/* ---- timers ------------------------------------------------------------ */
-
-static const char *const timer_kinds[2] = {"processing", "event"};
-
-/* Pushes the record a failed timer call leaves as its "event". */
-static void timer_event(lua_State *L, int64_t when, int kind) {
-    lua_createtable(L, 0, 2);
-    lua_pushinteger(L, when);
-    lua_setfield(L, -2, "timer");
-    lua_pushstring(L, timer_kinds[kind]);
-    lua_setfield(L, -2, "kind");
-}
-
-/* on_timer(when, ctx, kind) for the key at index key. [-0, +0, m] */
-static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
-                          int key) {
-    int top = lua_gettop(L), h = top + 1;
-    eddy_vm_push_handler(op->vm);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
-    int ctx = lua_gettop(L);
-    op_begin_key(op, L, ctx, key);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
-    lua_getfield(L, -1, "on_timer");
-    lua_remove(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        eddy_warn("operator %s: a timer fired but the script has no "
-                  "on_timer function", op->name);
-        op_writeback(op, L, ctx, key);
-        lua_settop(L, top);
-        return;
-    }
-    lua_pushinteger(L, when);
-    lua_pushvalue(L, ctx);
-    lua_pushstring(L, timer_kinds[kind]);
-    /* stack: handler ctx on_timer when ctx kind */
-    eddy_job_set_timestamp(op->job, kind == EDDY_TIMER_EVENT, when);
-    eddy_job_set_origin(op->job, NULL, 0);
-    int rc = eddy_vm_pcall(op->vm, h, 3, 0);
-    op_writeback(op, L, ctx, key);
-    if (rc != 0) {
-        timer_event(L, when, kind);
-        op_error(op, L, lua_gettop(L), key, eddy_vm_error(op->vm));
-    }
-    lua_settop(L, top);
-}
-
-/* Fires every timer of kind due at or before limit, in time order.
- * [-0, +0, m] */
-static void op_fire(eddy_op *op, lua_State *L, int kind, int64_t limit) {
-    int64_t when;
-    while (!eddy_job_failed(op->job) &&
-           eddy_timers_pop(op->timers, L, kind, limit, &when)) {
-        int keys = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, keys);
-        for (lua_Integer i = 1; i <= n && !eddy_job_failed(op->job); i++) {
-            lua_rawgeti(L, keys, i);
-            op_call_timer(op, L, when, kind, lua_gettop(L));
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-}
-
-/* The watermark passed: event-time timers up to it fire. */
-static void op_on_watermark(void *self, int64_t wm) {
-    eddy_op *op = self;
-    if (op->timers)
-        op_fire(op, eddy_vm_state(op->vm), EDDY_TIMER_EVENT, wm);
-}
-
-static int fire_due(lua_State *L, void *ud) {
-    eddy_op *op = ud;
-    op_fire(op, L, EDDY_TIMER_PROCESSING,
-            eddy_clock_now(eddy_job_clock(op->job)));
-    return 0;
-}
-
-static void ptimer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-    eddy_op *op = w->data;
-    op->ptimer_at = INT64_MAX;
-    if (eddy_vm_protect(op->vm, fire_due, op) != 0)
-        eddy_job_fail(op->job, "operator %s: timers: %s", op->name,
-                      eddy_vm_error(op->vm));
-    op_arm(op);
-}
-
-/* Arms the loop timer for the earliest processing-time timer. */
-static void op_arm(eddy_op *op) {
-    int64_t next = eddy_timers_next(op->timers, EDDY_TIMER_PROCESSING);
-    struct ev_loop *loop = eddy_job_loop(op->job);
-    if (next == op->ptimer_at || loop == NULL) return;
-    ev_timer_stop(loop, &op->ptimer);
-    op->ptimer_at = next;
-    if (next == INT64_MAX) return;
-    int64_t now = eddy_clock_now(eddy_job_clock(op->job));
-    ev_timer_set(&op->ptimer, next > now ? (double)(next - now) / 1000.0 : 0.0,
-                 0.0);
-    ev_timer_start(loop, &op->ptimer);
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -648,10 +464,7 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
         eddy_op_free(op);
         return NULL;
     }
-    ev_timer_init(&op->ptimer, ptimer_cb, 0.0, 0.0);
-    op->ptimer.data = op;
-    op->ptimer_at = INT64_MAX;
-    eddy_node_on_watermark(op->node, op_on_watermark);
+    eddy_op_timers_setup(op);
     ctx_push_new(L, op);
     op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "state");
@@ -696,8 +509,7 @@ void eddy_op_free(eddy_op *op) {
                   op->keyfn_ref,    op->keyfield_ref, op->str_state,
                   op->str_key};
     eddy_opstate_free(op->state, L);
-    if (op->timers && eddy_job_loop(op->job))
-        ev_timer_stop(eddy_job_loop(op->job), &op->ptimer);
+    eddy_op_timers_stop(op);
     eddy_timers_free(op->timers, L);
     eddy_buf_free(&op->kbuf);
     eddy_buf_free(&op->vbuf);
@@ -719,38 +531,13 @@ static void opwide_key(const eddy_op *op, eddy_buf *b) {
     eddy_buf_adds(b, op->name);
 }
 
-/* The store key of an operator's timers into b. */
-static void timers_key(const eddy_op *op, eddy_buf *b) {
-    eddy_buf_reset(b);
-    eddy_buf_addc(b, EDDY_KEY_TIMERS);
-    eddy_buf_adds(b, op->name);
-}
-
-/* Every pending timer, as one record. [-0, +0, m] */
-static int op_snapshot_timers(eddy_op *op, lua_State *L, eddy_batch *b,
-                              char *err, size_t errlen) {
-    timers_key(op, &op->kbuf);
-    if (eddy_timers_count(op->timers) == 0) {
-        eddy_batch_delete(b, op->kbuf.data, op->kbuf.len);
-        return 0;
-    }
-    eddy_timers_snapshot(op->timers, L);
-    eddy_buf_reset(&op->vbuf);
-    int rc = eddy_codec_encode(L, -1, "timers", &op->vbuf, err, errlen);
-    lua_pop(L, 1);
-    if (rc == 0)
-        eddy_batch_put(b, op->kbuf.data, op->kbuf.len, op->vbuf.data,
-                       op->vbuf.len);
-    return rc;
-}
-
 int eddy_op_snapshot(eddy_op *op, eddy_batch *b, size_t *nkeys, char *err,
                      size_t errlen) {
     lua_State *L = eddy_vm_state(op->vm);
     if (op->keyed) {
         if (eddy_opstate_snapshot(op->state, L, b, nkeys, err, errlen) != 0)
             return -1;
-        return op_snapshot_timers(op, L, b, err, errlen);
+        return eddy_op_timers_snapshot(op, L, b, err, errlen);
     }
     char why[400];
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
@@ -787,15 +574,7 @@ int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen) {
     lua_State *L = eddy_vm_state(op->vm);
     if (op->keyed) {
         eddy_opstate_set_store(op->state, store);
-        timers_key(op, &op->kbuf);
-        int rc = eddy_store_get(store, op->kbuf.data, op->kbuf.len,
-                                &op->vbuf, err, errlen);
-        if (rc == 1 && (rc = eddy_codec_decode(L, op->vbuf.data, op->vbuf.len,
-                                               err, errlen)) == 0) {
-            eddy_timers_restore(op->timers, L, -1);
-            lua_pop(L, 1);
-            op_arm(op);
-        }
+        int rc = eddy_op_timers_restore(op, L, store, err, errlen);
         return rc < 0 ? -1 : 0;
     }
     opwide_key(op, &op->kbuf);

@@ -1,0 +1,65 @@
+/* operator_impl.h - private to the operator module (operator.c and
+ * op_timers.c): the operator struct and the helpers both files use. Not
+ * for the rest of the runtime, which sees eddy_op as opaque. */
+#ifndef EDDY_OPERATOR_IMPL_H
+#define EDDY_OPERATOR_IMPL_H
+
+#include <ev.h>
+#include <lauxlib.h>
+
+#include "buf.h"
+#include "operator.h"
+#include "opstate.h"
+#include "timers.h"
+#include "vm.h"
+
+enum { OP_MAP, OP_FILTER, OP_FLAT_MAP, OP_PROCESS };
+enum { POL_FAIL, POL_SKIP, POL_DEAD };
+
+struct eddy_op {
+    eddy_job *job;
+    eddy_vm *vm;
+    eddy_node *node;
+    int kind, policy, keyed;
+    char *name, *script, *where;
+    int mod_ref;      /* script module table, or LUA_NOREF */
+    int fn_ref;       /* process function */
+    int ctx_ref;      /* the ctx table */
+    eddy_opstate *state; /* keyed: per-key state (opstate.c) */
+    int keyfn_ref;    /* key_by(function) */
+    int keyfield_ref; /* key_by(field): the field name string */
+    const void *handed; /* the state ctx_index handed out in this call */
+    eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
+    int str_state, str_key; /* refs to "state" and "key": pushing a C
+                               string costs a string-cache lookup */
+    eddy_timers *timers;  /* keyed: pending timers */
+    ev_timer ptimer;      /* armed for the earliest processing-time timer */
+    int64_t ptimer_at;    /* when it is armed for (INT64_MAX: not armed) */
+    unsigned long long late;
+    eddy_op_stats st;
+};
+
+/* The operator a ctx method runs for (upvalue 1). [-0, +0, -] */
+eddy_op *eddy_op_of_ctx(lua_State *L);
+/* A call for the key at index key: sets ctx.key and hands out a hot
+ * state; after it, eddy_op_writeback files what the call did to ctx.state.
+ * [-0, +0, m] */
+void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key);
+void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key);
+/* Applies the operator's error policy to a failed call on the event at ev
+ * (key at key, 0 for none). [-0, +0, -] */
+void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
+                   const char *msg);
+
+/* op_timers.c: ctx:timer, ctx:event_timer, ctx:cancel_timer and
+ * ctx:watermark (upvalue 1: the operator). */
+extern const luaL_Reg eddy_op_timer_methods[];
+void eddy_op_timers_setup(eddy_op *op);
+void eddy_op_timers_stop(eddy_op *op);
+/* Checkpoints: all pending timers as one record; back at recovery. */
+int eddy_op_timers_snapshot(eddy_op *op, lua_State *L, eddy_batch *b,
+                            char *err, size_t errlen);
+int eddy_op_timers_restore(eddy_op *op, lua_State *L, eddy_store *store,
+                           char *err, size_t errlen);
+
+#endif
