@@ -149,6 +149,7 @@ int eddy_graph_start(eddy_graph *g, char *err, size_t errlen) {
                      eddy_op_name(g->ops[i]));
             return -1;
         }
+    for (int i = 0; i < g->nops; i++) eddy_op_watch(g->ops[i]);
     for (int i = 0; i < g->nsinks; i++)
         if (eddy_sink_open(g->sinks[i], err, errlen) != 0) return -1;
     for (int i = 0; i < g->nsources; i++)
@@ -230,6 +231,12 @@ static int snapshot_io(eddy_graph *g, lua_State *L, int rec, char *err,
         lua_setfield(L, -2, eddy_sink_name(g->sinks[i]));
     }
     lua_setfield(L, rec, "sinks");
+    lua_createtable(L, 0, g->nops);
+    for (int i = 0; i < g->nops; i++) {
+        eddy_op_describe(g->ops[i], L);
+        lua_setfield(L, -2, eddy_op_name(g->ops[i]));
+    }
+    lua_setfield(L, rec, "operators");
     return 0;
 }
 
@@ -264,6 +271,29 @@ int eddy_graph_sink_fds(const eddy_graph *g, int *fds, int max) {
     return n;
 }
 
+/* The scripts may be newer than the checkpoint: migrate what it holds.
+ * [-0, +0, m] */
+static int restore_versions(eddy_graph *g, lua_State *L, int rec, char *err,
+                            size_t errlen) {
+    if (lua_getfield(L, rec, "operators") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int rc = 0;
+    for (int i = 0; i < g->nops && rc == 0; i++) {
+        lua_getfield(L, -1, eddy_op_name(g->ops[i]));
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "version");
+            int64_t from = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+            lua_pop(L, 1);
+            rc = eddy_op_migrate_from(g->ops[i], from, err, errlen);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
 int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
                        char *err, size_t errlen) {
     rec = lua_absindex(L, rec);
@@ -291,7 +321,20 @@ int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
     lua_pop(L, 2);
     for (int i = 0; i < g->nops && rc == 0; i++)
         rc = eddy_op_restore(g->ops[i], store, err, errlen);
+    if (rc == 0) rc = restore_versions(g, L, rec, err, errlen);
     return rc;
+}
+
+static int reload_all(lua_State *L, void *ud) {
+    eddy_graph *g = ud;
+    for (int i = 0; i < g->nops; i++) eddy_op_reload(g->ops[i]);
+    return 0;
+}
+
+void eddy_graph_reload(eddy_graph *g, eddy_vm *vm) {
+    eddy_info("reloading every operator script");
+    if (eddy_vm_protect(vm, reload_all, g) != 0)
+        eddy_error("reload: %s", eddy_vm_error(vm));
 }
 
 int64_t eddy_graph_watermark(const eddy_graph *g) {

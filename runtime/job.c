@@ -51,7 +51,7 @@ struct eddy_job {
     int64_t interval_ms;        /* periodic checkpoints; 0: off */
     int64_t event_time_ms;      /* checkpoints as the watermark crosses
                                    multiples of it; 0: off */
-    ev_signal sigusr1;
+    ev_signal sigusr1, sighup;
     /* restarts (kept across them) */
     char *job_file, *lua_dir, *cfg_state_dir;
     eddy_restart *restart;
@@ -601,6 +601,11 @@ static int recover(eddy_job *job, char *err, size_t errlen) {
     return eddy_ckpt_recover(job->ckpt, job->state_dir, err, errlen);
 }
 
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents) {
+    eddy_job *job = w->data;
+    if (job->graph) eddy_graph_reload(job->graph, job->vm);
+}
+
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
     if (job->ckpt) eddy_ckpt_trigger(job->ckpt, "signal");
@@ -702,6 +707,10 @@ int eddy_job_run(eddy_job *job) {
     ev_signal_init(&job->sigusr1, on_usr1, SIGUSR1);
     job->sigusr1.data = job;
     ev_signal_start(job->loop, &job->sigusr1);
+    ev_unref(job->loop);
+    ev_signal_init(&job->sighup, on_hup, SIGHUP);
+    job->sighup.data = job;
+    ev_signal_start(job->loop, &job->sighup);
     ev_unref(job->loop);
     if (start(job, err, sizeof err) != 0) eddy_job_fail(job, "%s", err);
     for (;;) {

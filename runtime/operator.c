@@ -323,7 +323,7 @@ static void op_push(void *self, lua_State *L, int ev) {
     op->st.in++;
     int top = lua_gettop(L), key = 0, h = top + 1;
     int64_t ts;
-    if (op->keyed && eddy_job_timestamp(op->job, &ts) &&
+    if (op->keyed && !op->accepts_late && eddy_job_timestamp(op->job, &ts) &&
         ts < eddy_node_watermark(op->node)) { /* late */
         op->late++;
         if (eddy_node_has_readers(op->node, "late"))
@@ -398,6 +398,7 @@ static int op_load_script(eddy_op *op, lua_State *L, char *err, size_t n) {
         lua_pop(L, 1);
         return -1;
     }
+    eddy_op_read_version(op, L, lua_gettop(L));
     op->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -510,6 +511,7 @@ void eddy_op_free(eddy_op *op) {
                   op->str_key};
     eddy_opstate_free(op->state, L);
     eddy_op_timers_stop(op);
+    eddy_op_unwatch(op);
     eddy_timers_free(op->timers, L);
     eddy_buf_free(&op->kbuf);
     eddy_buf_free(&op->vbuf);

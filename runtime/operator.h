@@ -44,6 +44,19 @@ int eddy_op_restore(eddy_op *op, eddy_store *store, char *err, size_t errlen);
 int eddy_op_peek_state(eddy_op *op, lua_State *L, int key, char *err,
                        size_t errlen);
 
+/* Hot reload (reload.c): reloads the script now (0), or keeps the running
+ * version and logs why (-1). */
+int eddy_op_reload(eddy_op *op);
+/* Follows the script file: a change reloads it. */
+void eddy_op_watch(eddy_op *op);
+void eddy_op_unwatch(eddy_op *op);
+/* Pushes { version = n, hash = "hex" } for the checkpoint record.
+ * [-0, +1, m] */
+void eddy_op_describe(eddy_op *op, lua_State *L);
+/* Recovery: the checkpoint's state is version from; migrates it when the
+ * script's version differs. 0, or -1 with err. */
+int eddy_op_migrate_from(eddy_op *op, int64_t from, char *err, size_t n);
+
 typedef struct eddy_op_stats {
     unsigned long long in, out, errors, skipped, dead_letters, late;
 } eddy_op_stats;

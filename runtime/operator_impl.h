@@ -21,6 +21,8 @@ struct eddy_op {
     eddy_vm *vm;
     eddy_node *node;
     int kind, policy, keyed;
+    int accepts_late; /* M.accepts_late: late events go to process, which
+                         decides (windows with allowed lateness) */
     char *name, *script, *where;
     int mod_ref;      /* script module table, or LUA_NOREF */
     int fn_ref;       /* process function */
@@ -37,6 +39,14 @@ struct eddy_op {
     int64_t ptimer_at;    /* when it is armed for (INT64_MAX: not armed) */
     unsigned long long late;
     eddy_op_stats st;
+    /* hot reload (reload.c) */
+    int has_version;
+    int64_t version;      /* the script's M.version */
+    uint64_t hash;        /* of the script's text */
+    ev_stat watch;        /* the script file */
+    ev_timer settle;      /* debounce: reload once the file is quiet */
+    int watching;
+    unsigned long reloads, reload_failures;
 };
 
 /* The operator a ctx method runs for (upvalue 1). [-0, +0, -] */
@@ -61,5 +71,8 @@ int eddy_op_timers_snapshot(eddy_op *op, lua_State *L, eddy_batch *b,
                             char *err, size_t errlen);
 int eddy_op_timers_restore(eddy_op *op, lua_State *L, eddy_store *store,
                            char *err, size_t errlen);
+
+/* reload.c */
+void eddy_op_read_version(eddy_op *op, lua_State *L, int mod);
 
 #endif

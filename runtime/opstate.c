@@ -280,3 +280,52 @@ void eddy_opstate_rollback(eddy_opstate *s, lua_State *L) {
     lua_pop(L, 1);
     eddy_opstate_commit(s, L);
 }
+
+int eddy_opstate_load_all(eddy_opstate *s, lua_State *L, char *err,
+                          size_t errlen) {
+    if (s->store == NULL) return 0;
+    eddy_buf_reset(&s->kbuf);
+    eddy_buf_addc(&s->kbuf, EDDY_KEY_STATE);
+    eddy_buf_add(&s->kbuf, s->name, s->namelen + 1);
+    size_t pn = s->kbuf.len;
+    eddy_iter *it = eddy_store_iter(s->store, s->kbuf.data, pn);
+    const char *k, *v;
+    size_t kn, vn;
+    int rc = 0;
+    while (rc == 0 && it && eddy_iter_next(it, &k, &kn, &v, &vn)) {
+        if (eddy_codec_decode_key(L, k + pn, kn - pn) != 0) continue;
+        int key = lua_gettop(L);
+        /* keys in memory (or deleted since) are newer than the store */
+        int known = tget(L, s->hot_ref, key) != LUA_TNIL;
+        lua_pop(L, 1);
+        known = known || tget(L, s->clean_ref, key) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (!known && s->pending_ref != LUA_NOREF) {
+            known = tget(L, s->pending_ref, key) != LUA_TNIL;
+            lua_pop(L, 1);
+        }
+        if (!known) {
+            rc = eddy_codec_decode(L, v, vn, err, errlen);
+            if (rc == 0) tset(L, s->clean_ref, key);
+        }
+        lua_pop(L, 1);
+    }
+    eddy_iter_free(it);
+    return rc;
+}
+
+void eddy_opstate_push_keys(eddy_opstate *s, lua_State *L) {
+    lua_newtable(L);
+    int out = lua_gettop(L);
+    lua_Integer n = 0;
+    int refs[2] = {s->hot_ref, s->clean_ref};
+    for (int i = 0; i < 2; i++) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, refs[i]);
+        for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+            if (!lua_istable(L, -1)) continue;
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, out, ++n);
+        }
+        lua_pop(L, 1);
+    }
+}

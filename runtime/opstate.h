@@ -45,6 +45,12 @@ int eddy_opstate_snapshot(eddy_opstate *s, lua_State *L, eddy_batch *b,
 void eddy_opstate_commit(eddy_opstate *s, lua_State *L);
 /* It failed: the snapshot's keys count as changed again. [-0, +0, m] */
 void eddy_opstate_rollback(eddy_opstate *s, lua_State *L);
+/* Reads every key's state from the store into memory (a migration must
+ * see them all). 0, or -1 with err. [-0, +0, m] */
+int eddy_opstate_load_all(eddy_opstate *s, lua_State *L, char *err,
+                          size_t errlen);
+/* Pushes an array of every key in memory that has state. [-0, +1, m] */
+void eddy_opstate_push_keys(eddy_opstate *s, lua_State *L);
 /* Keys held in memory (for metrics and tests). */
 size_t eddy_opstate_count(eddy_opstate *s, lua_State *L);
 

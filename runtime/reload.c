@@ -1,0 +1,256 @@
+/* reload.c - hot reload of operator scripts.
+ *
+ * A libev stat watcher follows each operator script; a change (an
+ * editor's write-then-rename included) starts a short settle timer, and
+ * when the file has been quiet that long the operator reloads once. SIGHUP
+ * reloads every operator. A reload compiles the file as text in a fresh
+ * environment, runs its top level, checks the contract, migrates state if
+ * the version changed, and only then swaps the code between two events
+ * (the loop is single-threaded, so any point outside a callback is between
+ * events) and runs open(ctx). Any failure keeps the running version and is
+ * logged with file:line and counted. The operator owns its watchers. */
+#include <ev.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "operator_impl.h"
+#include "script.h"
+
+#define SETTLE_S 0.05 /* quiet time before a changed file is reloaded */
+
+/* FNV-1a of the script's bytes: which version ran, for the checkpoints. */
+static uint64_t file_hash(const char *path) {
+    uint64_t h = 1469598103934665603ULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return 0;
+    int c;
+    while ((c = getc(f)) != EOF) h = (h ^ (uint64_t)(unsigned char)c) *
+                                     1099511628211ULL;
+    fclose(f);
+    return h;
+}
+
+void eddy_op_read_version(eddy_op *op, lua_State *L, int mod) {
+    lua_getfield(L, mod, "accepts_late");
+    op->accepts_late = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, mod, "version");
+    op->has_version = lua_isinteger(L, -1);
+    op->version = op->has_version ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    op->hash = file_hash(op->script);
+}
+
+/* migrate(old_state, ctx, old_version) for every key into a table
+ * key -> new state (false: deleted), left on the stack. 0, or -1 (err).
+ * [-0, +(1|0), m] */
+static int migrate_all(eddy_op *op, lua_State *L, int mod, int64_t from,
+                       char *err, size_t n) {
+    if (eddy_opstate_load_all(op->state, L, err, n) != 0) return -1;
+    int top = lua_gettop(L), h = top + 1;
+    eddy_vm_push_handler(op->vm);
+    eddy_opstate_push_keys(op->state, L);
+    lua_newtable(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    /* stack: handler keys out ctx */
+    lua_Integer nk = (lua_Integer)lua_rawlen(L, h + 1);
+    for (lua_Integer i = 1; i <= nk; i++) {
+        lua_rawgeti(L, h + 1, i);
+        int key = lua_gettop(L);
+        lua_pushvalue(L, key);
+        lua_setfield(L, h + 3, "key");
+        lua_getfield(L, mod, "migrate");
+        if (eddy_op_peek_state(op, L, key, err, n) != 0) goto fail;
+        lua_pushvalue(L, h + 3);
+        lua_pushinteger(L, from);
+        /* stack: ... key migrate old ctx from */
+        if (eddy_vm_pcall(op->vm, h, 3, 1) != 0) {
+            snprintf(err, n, "migrate failed: %s", eddy_vm_error(op->vm));
+            goto fail;
+        }
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 0);
+        }
+        lua_rawset(L, h + 2); /* out[key] = new state */
+    }
+    lua_pushnil(L);
+    lua_setfield(L, h + 3, "key");
+    lua_copy(L, h + 2, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
+fail:
+    lua_pushnil(L);
+    lua_setfield(L, h + 3, "key");
+    lua_settop(L, top);
+    return -1;
+}
+
+/* Files the migrated states (table at idx) as the keys' state. */
+static void apply_states(eddy_op *op, lua_State *L, int idx) {
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        lua_pushvalue(L, -1);
+        eddy_opstate_put(op->state, L, lua_gettop(L) - 2);
+    }
+}
+
+/* The new module at mod replaces the running one: checks, migrates, swaps
+ * and opens. 0, or -1 with err (the old version keeps running). */
+static int swap_in(eddy_op *op, lua_State *L, int mod, char *err, size_t n) {
+    if (lua_getfield(L, mod, "process") != LUA_TFUNCTION) {
+        snprintf(err, n, "%s: the script has no process function", op->script);
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_getfield(L, mod, "version");
+    int bad = !lua_isnil(L, -1) && !lua_isinteger(L, -1);
+    int has = lua_isinteger(L, -1);
+    int64_t version = has ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    if (bad) {
+        snprintf(err, n, "%s: version must be an integer", op->script);
+        lua_pop(L, 1);
+        return -1;
+    }
+    /* stack: process */
+    int migrating = op->keyed && version != op->version;
+    if (migrating && lua_getfield(L, mod, "migrate") != LUA_TFUNCTION) {
+        snprintf(err, n, "%s: version changed from %lld to %lld but the "
+                 "script has no migrate function", op->script,
+                 (long long)op->version, (long long)version);
+        lua_pop(L, 2);
+        return -1;
+    }
+    if (migrating) lua_pop(L, 1);
+    if (migrating && migrate_all(op, L, mod, op->version, err, n) != 0) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    /* stack: process [migrated] */
+    int old_mod = op->mod_ref, old_fn = op->fn_ref;
+    lua_pushvalue(L, mod);
+    op->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, migrating ? -2 : -1);
+    op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (eddy_op_open(op) != 0) { /* back to the old version */
+        snprintf(err, n, "open failed: %s", eddy_vm_error(op->vm));
+        luaL_unref(L, LUA_REGISTRYINDEX, op->mod_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, op->fn_ref);
+        op->mod_ref = old_mod;
+        op->fn_ref = old_fn;
+        lua_pop(L, 1 + migrating);
+        return -1;
+    }
+    if (migrating) apply_states(op, L, lua_gettop(L));
+    luaL_unref(L, LUA_REGISTRYINDEX, old_mod);
+    luaL_unref(L, LUA_REGISTRYINDEX, old_fn);
+    op->has_version = has;
+    op->version = version;
+    lua_getfield(L, mod, "accepts_late");
+    op->accepts_late = lua_toboolean(L, -1);
+    lua_pop(L, 2 + migrating);
+    return 0;
+}
+
+int eddy_op_reload(eddy_op *op) {
+    if (op->script == NULL) return 0; /* an inline function */
+    lua_State *L = eddy_vm_state(op->vm);
+    char err[2048], e[1536];
+    int64_t t0 = eddy_clock_mono_ms();
+    int top = lua_gettop(L), rc = -1;
+    if (eddy_script_load(op->vm, op->script, e, sizeof e) != 0)
+        snprintf(err, sizeof err, "%s", e);
+    else
+        rc = swap_in(op, L, top + 1, err, sizeof err);
+    lua_settop(L, top);
+    if (rc != 0) {
+        op->reload_failures++;
+        eddy_error("operator %s: reload failed, the running version stays: "
+                   "%s", op->name, err);
+        return -1;
+    }
+    op->reloads++;
+    op->hash = file_hash(op->script);
+    eddy_info("operator %s: reloaded %s (version %lld) in %lld ms", op->name,
+              op->script, (long long)op->version,
+              (long long)(eddy_clock_mono_ms() - t0));
+    return 0;
+}
+
+static int reload_p(lua_State *L, void *ud) {
+    eddy_op_reload(ud);
+    return 0;
+}
+
+static void on_settle(struct ev_loop *loop, ev_timer *w, int revents) {
+    eddy_op *op = w->data;
+    if (eddy_vm_protect(op->vm, reload_p, op) != 0)
+        eddy_error("operator %s: reload failed: %s", op->name,
+                   eddy_vm_error(op->vm));
+}
+
+static void on_change(struct ev_loop *loop, ev_stat *w, int revents) {
+    eddy_op *op = w->data;
+    if (w->attr.st_nlink == 0) return; /* removed: wait for the new file */
+    ev_timer_again(loop, &op->settle);
+}
+
+void eddy_op_watch(eddy_op *op) {
+    struct ev_loop *loop = eddy_job_loop(op->job);
+    if (op->script == NULL || op->watching || loop == NULL) return;
+    ev_stat_init(&op->watch, on_change, op->script, 0.1);
+    ev_init(&op->settle, on_settle);
+    op->settle.repeat = SETTLE_S;
+    op->watch.data = op->settle.data = op;
+    ev_stat_start(loop, &op->watch);
+    ev_unref(loop); /* watching alone keeps nothing alive */
+    op->watching = 1;
+}
+
+void eddy_op_unwatch(eddy_op *op) {
+    struct ev_loop *loop = eddy_job_loop(op->job);
+    if (!op->watching || loop == NULL) return;
+    ev_ref(loop);
+    ev_stat_stop(loop, &op->watch);
+    ev_timer_stop(loop, &op->settle);
+    op->watching = 0;
+}
+
+void eddy_op_describe(eddy_op *op, lua_State *L) {
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)op->hash);
+    lua_createtable(L, 0, 2);
+    if (op->has_version) {
+        lua_pushinteger(L, op->version);
+        lua_setfield(L, -2, "version");
+    }
+    if (op->script) {
+        lua_pushstring(L, hex);
+        lua_setfield(L, -2, "hash");
+    }
+}
+
+int eddy_op_migrate_from(eddy_op *op, int64_t from, char *err, size_t n) {
+    /* no version counts as version 0 */
+    if (!op->keyed || op->script == NULL || op->version == from) return 0;
+    lua_State *L = eddy_vm_state(op->vm);
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
+    if (lua_getfield(L, top + 1, "migrate") != LUA_TFUNCTION) {
+        snprintf(err, n, "operator %s: the checkpoint holds version %lld "
+                 "state, the script is version %lld and has no migrate "
+                 "function", op->name, (long long)from, (long long)op->version);
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_pop(L, 1);
+    int rc = migrate_all(op, L, top + 1, from, err, n);
+    if (rc == 0) apply_states(op, L, lua_gettop(L));
+    lua_settop(L, top);
+    if (rc == 0)
+        eddy_info("operator %s: migrated state from version %lld to %lld",
+                  op->name, (long long)from, (long long)op->version);
+    return rc;
+}
