@@ -186,6 +186,7 @@ static int reload_p(lua_State *L, void *ud) {
 
 static void on_settle(struct ev_loop *loop, ev_timer *w, int revents) {
     eddy_op *op = w->data;
+    ev_timer_stop(loop, w); /* once per quiet period */
     if (eddy_vm_protect(op->vm, reload_p, op) != 0)
         eddy_error("operator %s: reload failed: %s", op->name,
                    eddy_vm_error(op->vm));
