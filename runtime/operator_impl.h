@@ -6,6 +6,7 @@
 
 #include <ev.h>
 #include <lauxlib.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "operator.h"
@@ -43,7 +44,8 @@ struct eddy_op {
     int has_version;
     int64_t version;      /* the script's M.version */
     uint64_t hash;        /* of the script's text */
-    ev_stat watch;        /* the script file */
+    ev_timer watch;       /* polls the script file's stat */
+    struct stat seen;     /* its stat when last looked at */
     ev_timer settle;      /* debounce: reload once the file is quiet */
     int watching;
     unsigned long reloads, reload_failures;

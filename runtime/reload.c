@@ -1,8 +1,10 @@
 /* reload.c - hot reload of operator scripts.
  *
- * A libev stat watcher follows each operator script; a change (an
- * editor's write-then-rename included) starts a short settle timer, and
- * when the file has been quiet that long the operator reloads once. SIGHUP
+ * Each operator script is stat()ed every WATCH_S on the loop (libev's
+ * ev_stat misses an editor's write-then-rename for seconds with inotify,
+ * and polling a few paths costs nothing); a change of inode, size or
+ * mtime starts a short settle timer, and once the file has been quiet
+ * that long the operator reloads once. SIGHUP
  * reloads every operator. A reload compiles the file as text in a fresh
  * environment, runs its top level, checks the contract, migrates state if
  * the version changed, and only then swaps the code between two events
@@ -18,6 +20,7 @@
 #include "operator_impl.h"
 #include "script.h"
 
+#define WATCH_S 0.1   /* how often scripts are stat()ed */
 #define SETTLE_S 0.05 /* quiet time before a changed file is reloaded */
 
 /* FNV-1a of the script's bytes: which version ran, for the checkpoints. */
@@ -192,20 +195,33 @@ static void on_settle(struct ev_loop *loop, ev_timer *w, int revents) {
                    eddy_vm_error(op->vm));
 }
 
-static void on_change(struct ev_loop *loop, ev_stat *w, int revents) {
+static int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+           a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void on_watch(struct ev_loop *loop, ev_timer *w, int revents) {
     eddy_op *op = w->data;
-    if (w->attr.st_nlink == 0) return; /* removed: wait for the new file */
+    struct stat st;
+    if (stat(op->script, &st) != 0) return; /* mid-save: not there yet */
+    if (same_file(&st, &op->seen)) return;
+    op->seen = st;
     ev_timer_again(loop, &op->settle);
 }
 
 void eddy_op_watch(eddy_op *op) {
     struct ev_loop *loop = eddy_job_loop(op->job);
     if (op->script == NULL || op->watching || loop == NULL) return;
-    ev_stat_init(&op->watch, on_change, op->script, 0.1);
+    if (stat(op->script, &op->seen) != 0) memset(&op->seen, 0, sizeof op->seen);
+    ev_timer_init(&op->watch, on_watch, WATCH_S, WATCH_S);
     ev_init(&op->settle, on_settle);
     op->settle.repeat = SETTLE_S;
     op->watch.data = op->settle.data = op;
-    ev_stat_start(loop, &op->watch);
+    ev_timer_start(loop, &op->watch);
     ev_unref(loop); /* watching alone keeps nothing alive */
     op->watching = 1;
 }
@@ -214,7 +230,7 @@ void eddy_op_unwatch(eddy_op *op) {
     struct ev_loop *loop = eddy_job_loop(op->job);
     if (!op->watching || loop == NULL) return;
     ev_ref(loop);
-    ev_stat_stop(loop, &op->watch);
+    ev_timer_stop(loop, &op->watch);
     ev_timer_stop(loop, &op->settle);
     op->watching = 0;
 }

@@ -1,0 +1,1 @@
+return require("eddy.window").tumbling{ size_ms = 60000, aggregate = "count" }
