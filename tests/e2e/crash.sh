@@ -49,7 +49,7 @@ kills=0 finished=0 recovered=0
 for i in $(seq 1 "$KILLS"); do
   "$EDDY" run job.lua --state-dir crashed --log-level info 2>>crash.log &
   pid=$!
-  sleep "$(printf "0.%02d" $(( (RANDOM % 28) + 2 )))"
+  sleep "$(printf "0.%02d" $(( (RANDOM % (${MAX_CS:-30} - 2)) + 2 )))"
   if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); else finished=1; fi
   wait "$pid" 2>/dev/null
   [ "$finished" = 1 ] && break

@@ -59,6 +59,24 @@ rows = [json.loads(l) for l in open("transient.out")]
 print(" ".join(str(r["i"]) for r in rows))')" "$(seq -s ' ' 1 30)" "in order, none repeated"
 is "$("$EDDY" state st3 --key k0)" '{"key":"k0","operator":"op","state":{"n":9}}' "state counts each event once"
 
+# the same transient failure under the two other strategies: the output
+# equals an uninterrupted run's
+job reference '{ strategy = "none" }'
+touch "$T_TMP/marker_ref" # the marker exists: event 21 does not fail
+FAIL_ONCE="$T_TMP/marker_ref" "$EDDY" run reference.lua --state-dir st_ref 2>/dev/null
+ok $? "the reference run (no failure) succeeds"
+for spec in 'expo:{ strategy = "exponential-delay", initial_ms = 10, jitter = 0 }' \
+            'rate:{ strategy = "failure-rate", max_failures = 1, interval_ms = 60000, delay_ms = 10 }'; do
+  name=${spec%%:*}
+  job "t_$name" "${spec#*:}"
+  rm -f "$T_TMP/marker_$name"
+  FAIL_ONCE="$T_TMP/marker_$name" "$EDDY" run "t_$name.lua" --state-dir "st_$name" 2>"err_$name"
+  ok $? "$name: a transient failure restarts and the job finishes with exit 0"
+  contains "$(cat "err_$name")" "restart 1 in 10 ms" "$name: one restart"
+  cmp -s "t_$name.out" reference.out && [ -s reference.out ]
+  ok $? "$name: the sink equals an uninterrupted run's"
+done
+
 job poison '{ strategy = "fixed-delay", attempts = 10, delay_ms = 10 }' ', poison_after = 2'
 "$EDDY" run poison.lua --state-dir st4 2>err4
 ok $? "a poison pill does not loop: exit 0"
