@@ -119,10 +119,10 @@ fuzz:
 	       $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=25 \
 	       -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/artifacts/$$t/ \
 	       $(FUZZ_FLAGS) "$$tmp/$$t" >$(FUZZ_B)/fuzz_$$t.log 2>&1; then \
-	    grep -E '^Done [0-9]+ runs' $(FUZZ_B)/fuzz_$$t.log | sed 's/^/  /'; \
+	    grep -aE '^Done [0-9]+ runs' $(FUZZ_B)/fuzz_$$t.log | sed 's/^/  /'; \
 	  else \
 	    failed="$$failed $$t"; echo "fuzz: $$t FAILED (or hung):"; \
-	    grep -E 'invariant violated|ERROR|SUMMARY|Test unit written' \
+	    grep -aE 'invariant violated|ERROR|SUMMARY|Test unit written' \
 	      $(FUZZ_B)/fuzz_$$t.log | head -20 | sed 's/^/  /'; \
 	  fi; \
 	done; \

@@ -24,10 +24,8 @@
 static jmp_buf *fz_jmp; /* set: failures longjmp here instead of aborting */
 static char fz_msg[512];
 
-__attribute__((noreturn, unused)) static void fz_fail(const char *file,
-                                                      int line,
-                                                      const char *what,
-                                                      const char *detail) {
+__attribute__((noreturn, unused)) static void
+fz_fail(const char *file, int line, const char *what, const char *detail) {
     snprintf(fz_msg, sizeof fz_msg, "%s:%d: %s%s%s", file, line, what,
              detail && *detail ? " -- " : "", detail ? detail : "");
     if (fz_jmp) longjmp(*fz_jmp, 1);
@@ -37,9 +35,9 @@ __attribute__((noreturn, unused)) static void fz_fail(const char *file,
 }
 
 /* FZ_CHECK(cond) or FZ_CHECKM(cond, detail): detail is a string shown too. */
-#define FZ_CHECKM(cond, detail)                                              \
-    do {                                                                     \
-        if (!(cond)) fz_fail(__FILE__, __LINE__, #cond, (detail));           \
+#define FZ_CHECKM(cond, detail)                                                \
+    do {                                                                       \
+        if (!(cond)) fz_fail(__FILE__, __LINE__, #cond, (detail));             \
     } while (0)
 #define FZ_CHECK(cond) FZ_CHECKM(cond, NULL)
 
@@ -76,11 +74,9 @@ __attribute__((unused)) static lua_State *fz_lua(void) {
  * an input allocates is freed within it, so libFuzzer's leak check (run
  * when an input mallocs more than it frees) stays quiet and cheap, and
  * finds real leaks. */
-__attribute__((unused)) static int fz_run_lua(int (*check)(lua_State *,
-                                                           const uint8_t *,
-                                                           size_t),
-                                              const uint8_t *data,
-                                              size_t size) {
+__attribute__((unused)) static int
+fz_run_lua(int (*check)(lua_State *, const uint8_t *, size_t),
+           const uint8_t *data, size_t size) {
     lua_State *L = fz_lua();
     int rc = check(L, data, size);
     lua_gc(L, LUA_GCCOLLECT, 0);

@@ -25,7 +25,8 @@ static int fz_lines_check(const uint8_t *data, size_t size) {
     size_t n = size - hdr;
     fz_rng rng;
     fz_rng_seed(&rng, data, size);
-    uint64_t base = fz_rng_next(&rng) % 2 ? 0 : (uint64_t)fz_rng_next(&rng) << 24;
+    uint64_t base =
+        fz_rng_next(&rng) % 2 ? 0 : (uint64_t)fz_rng_next(&rng) << 24;
 
     eddy_lines *ls = eddy_lines_new(ml, ch);
     FZ_CHECK(ls != NULL);

@@ -12,14 +12,14 @@
  *     and array-marked tables with keys of every kind, shared and cyclic
  *     references, functions, userdata, threads, metatables whose
  *     metamethods must never run) and checks every key it makes against
- *     the state key encoding; some tables get hundreds of entries, more than
- *     the encoder stages on its stack. Encoding the value succeeds whenever it holds
- *     nothing that cannot be checkpointed, and then decodes to an equal
- *     value that encodes to the same bytes, as does a copy of it built in
- *     another insertion order. A refused value leaves the stack and the
- *     output buffer as they were, and the message (err of a size taken from
- *     the input) names the root and ends with the documented reason when
- *     there is room for it. */
+ *     the state key encoding; some tables get hundreds of entries, more
+ *     than the encoder stages on its stack. Encoding the value succeeds
+ *     whenever it holds nothing that cannot be checkpointed, and then
+ *     decodes to an equal value that encodes to the same bytes, as does a
+ *     copy of it built in another insertion order. A refused value leaves
+ *     the stack and the output buffer as they were, and the message (err of
+ *     a size taken from the input) names the root and ends with the
+ *     documented reason when there is room for it. */
 #include <math.h>
 
 #include "buf.h"
@@ -29,8 +29,8 @@
 #include "fuzz_common.h"
 
 #define FZ_CODEC_ERRLEN 256
-#define FZ_POOL 64          /* tables the generator can refer to again */
-#define FZ_GEN_DEPTH 72     /* deeper tables are made empty */
+#define FZ_POOL 64         /* tables the generator can refer to again */
+#define FZ_GEN_DEPTH 72    /* deeper tables are made empty */
 #define FZ_MAX_WEIGHT 1500 /* values in the value, shared ones counted */
 
 static const char *const fz_codec_dec_errors[] = {
@@ -88,7 +88,8 @@ static int fz_codec_same(lua_State *L, int a, int b, int depth) {
     if (t != lua_type(L, b)) return 0;
     if (t == LUA_TNUMBER) {
         if (lua_isinteger(L, a) != lua_isinteger(L, b)) return 0;
-        if (lua_isinteger(L, a)) return lua_tointeger(L, a) == lua_tointeger(L, b);
+        if (lua_isinteger(L, a))
+            return lua_tointeger(L, a) == lua_tointeger(L, b);
         double x = lua_tonumber(L, a), y = lua_tonumber(L, b);
         return memcmp(&x, &y, sizeof x) == 0;
     }
@@ -141,11 +142,11 @@ static void fz_codec_copy(lua_State *L, int idx) {
         lua_rawseti(L, keys, ++n);
     }
     for (lua_Integer i = n; i >= 1; i--) {
-        lua_rawgeti(L, keys, i);   /* stack: ... key */
-        lua_pushvalue(L, -1);      /* stack: ... key key */
-        lua_rawget(L, idx);        /* stack: ... key value */
-        fz_codec_copy(L, -1);      /* stack: ... key value copy */
-        lua_remove(L, -2);         /* stack: ... key copy */
+        lua_rawgeti(L, keys, i); /* stack: ... key */
+        lua_pushvalue(L, -1);    /* stack: ... key key */
+        lua_rawget(L, idx);      /* stack: ... key value */
+        fz_codec_copy(L, -1);    /* stack: ... key value copy */
+        lua_remove(L, -2);       /* stack: ... key copy */
         lua_rawset(L, dst);
     }
     lua_pop(L, 1); /* stack: ... copy */
@@ -160,19 +161,21 @@ static void fz_codec_copy(lua_State *L, int idx) {
 typedef struct fz_gen {
     lua_State *L;
     const uint8_t *p, *end;
-    int pool, npool;        /* stack slot of a sequence of tables made */
-    int height[FZ_POOL];    /* their nesting */
-    long weight[FZ_POOL];   /* their size, shared tables counted each time */
-    int open[FZ_POOL];      /* on the path being built: a cycle if used */
-    long total;             /* size of everything built */
-    int bad;                /* made something encode may refuse */
-    int have_prev;          /* the last integer key and its encoding */
+    int pool, npool;      /* stack slot of a sequence of tables made */
+    int height[FZ_POOL];  /* their nesting */
+    long weight[FZ_POOL]; /* their size, shared tables counted each time */
+    int open[FZ_POOL];    /* on the path being built: a cycle if used */
+    long total;           /* size of everything built */
+    int bad;              /* made something encode may refuse */
+    int have_prev;        /* the last integer key and its encoding */
     lua_Integer prev;
     unsigned char prev_enc[9];
     eddy_buf kb; /* scratch for key encodings */
 } fz_gen;
 
-static unsigned fz_gen_byte(fz_gen *g) { return g->p < g->end ? *g->p++ : 0; }
+static unsigned fz_gen_byte(fz_gen *g) {
+    return g->p < g->end ? *g->p++ : 0;
+}
 
 static uint64_t fz_gen_u64(fz_gen *g) {
     uint64_t u = 0;
@@ -188,10 +191,18 @@ static int fz_codec_boom(lua_State *L) {
  * userdata. */
 static void fz_gen_unstorable(fz_gen *g, unsigned what) {
     switch (what % 4) {
-    case 0: lua_pushcfunction(g->L, fz_codec_boom); break;
-    case 1: lua_newuserdatauv(g->L, 1, 0); break;
-    case 2: lua_newthread(g->L); break;
-    default: lua_pushlightuserdata(g->L, g); break;
+    case 0:
+        lua_pushcfunction(g->L, fz_codec_boom);
+        break;
+    case 1:
+        lua_newuserdatauv(g->L, 1, 0);
+        break;
+    case 2:
+        lua_newthread(g->L);
+        break;
+    default:
+        lua_pushlightuserdata(g->L, g);
+        break;
     }
 }
 
@@ -242,14 +253,20 @@ static void fz_gen_key(fz_gen *g) {
     uint64_t u;
     double x;
     switch (op) {
-    case 0: lua_pushinteger(L, (int8_t)fz_gen_byte(g)); break;
-    case 1: lua_pushinteger(L, (lua_Integer)fz_gen_u64(g)); break;
+    case 0:
+        lua_pushinteger(L, (int8_t)fz_gen_byte(g));
+        break;
+    case 1:
+        lua_pushinteger(L, (lua_Integer)fz_gen_u64(g));
+        break;
     case 2:
         u = fz_gen_u64(g);
         memcpy(&x, &u, sizeof x);
         lua_pushnumber(L, isnan(x) ? (int8_t)(u >> 8) / 4.0 : x);
         break;
-    case 3: lua_pushboolean(L, fz_gen_byte(g) & 1); break;
+    case 3:
+        lua_pushboolean(L, fz_gen_byte(g) & 1);
+        break;
     case 4:
     case 5: {
         size_t n = fz_gen_byte(g) % 12, left = (size_t)(g->end - g->p);
@@ -282,11 +299,12 @@ static int fz_gen_value(fz_gen *g, int depth);
 static int fz_gen_table(fz_gen *g, int depth, int arr) {
     lua_State *L = g->L;
     unsigned b = fz_gen_byte(g), n = b % 8, pre = fz_gen_byte(g);
-    int h = 0, slot = -1, big = b >= 0xf8; /* more entries than the arena */
+    int h = 0, slot = -1, big = b >= 0xf8;  /* more entries than the arena */
     if (big) n = 200 + fz_gen_byte(g) % 64; /* ARENA is 256 */
     long start = g->total;
     FZ_CHECK(lua_checkstack(L, 8));
-    if (depth >= FZ_GEN_DEPTH || (big && (depth > 3 || g->total > FZ_MAX_WEIGHT)))
+    if (depth >= FZ_GEN_DEPTH ||
+        (big && (depth > 3 || g->total > FZ_MAX_WEIGHT)))
         n = 0;
     lua_createtable(L, pre & 1 ? (int)n : 0, pre & 2 ? (int)n : 0);
     int t = lua_gettop(L);
@@ -330,7 +348,7 @@ static int fz_gen_table(fz_gen *g, int depth, int arr) {
     } else if (pre % 8 == 7) { /* metamethods that must never run */
         lua_createtable(L, 0, 8);
         static const char *const events[] = {
-            "__index", "__newindex", "__pairs", "__len", "__eq",
+            "__index", "__newindex", "__pairs", "__len",      "__eq",
             "__lt",    "__le",       "__call",  "__tostring", NULL};
         for (int i = 0; events[i]; i++) {
             lua_pushcfunction(L, fz_codec_boom);
@@ -355,12 +373,24 @@ static int fz_gen_value(fz_gen *g, int depth) {
     g->total++;
     FZ_CHECK(lua_checkstack(L, 8));
     switch (op) {
-    case 0: lua_pushnil(L); return 0;
-    case 1: lua_pushboolean(L, 0); return 0;
-    case 2: lua_pushboolean(L, 1); return 0;
-    case 3: lua_pushlightuserdata(L, NULL); return 0;
-    case 4: lua_pushinteger(L, (int8_t)fz_gen_byte(g)); return 0;
-    case 5: lua_pushinteger(L, (lua_Integer)fz_gen_u64(g)); return 0;
+    case 0:
+        lua_pushnil(L);
+        return 0;
+    case 1:
+        lua_pushboolean(L, 0);
+        return 0;
+    case 2:
+        lua_pushboolean(L, 1);
+        return 0;
+    case 3:
+        lua_pushlightuserdata(L, NULL);
+        return 0;
+    case 4:
+        lua_pushinteger(L, (int8_t)fz_gen_byte(g));
+        return 0;
+    case 5:
+        lua_pushinteger(L, (lua_Integer)fz_gen_u64(g));
+        return 0;
     case 6: /* any bits: NaNs, infinities, denormals, -0.0 */
         u = fz_gen_u64(g);
         memcpy(&x, &u, sizeof x);
@@ -381,8 +411,10 @@ static int fz_gen_value(fz_gen *g, int depth) {
     }
     case 10:
     case 11:
-    case 12: return fz_gen_table(g, depth, 0);
-    case 13: return fz_gen_table(g, depth, 1);
+    case 12:
+        return fz_gen_table(g, depth, 0);
+    case 13:
+        return fz_gen_table(g, depth, 1);
     case 14: { /* a table made before: shared, or a cycle if still open */
         unsigned i = g->npool ? fz_gen_byte(g) % (unsigned)g->npool : 0;
         if (g->npool == 0 ||
@@ -520,7 +552,8 @@ static int fz_state_codec_check(lua_State *L, const uint8_t *data,
         }
     } else {
         fz_codec_roundtrip(L, 2, &b, err);
-        FZ_CHECKM(b.len == b2.len - 3 && memcmp(b.data, b2.data + 3, b.len) == 0,
+        FZ_CHECKM(b.len == b2.len - 3 &&
+                      memcmp(b.data, b2.data + 3, b.len) == 0,
                   "the same value encoded to other bytes");
         fz_codec_copy(L, 2); /* stack: pool value copy */
         FZ_CHECKM(fz_codec_same(L, 2, 3, 0), "fz_codec_copy is wrong");

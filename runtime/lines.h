@@ -9,7 +9,8 @@ typedef struct eddy_lines eddy_lines;
 
 enum {
     EDDY_LINES_MORE = 0,  /* no complete line buffered: feed more */
-    EDDY_LINES_LINE = 1,  /* line and len hold one line (no '\n', no '\r') */
+    EDDY_LINES_LINE = 1,  /* line and len hold one line: no '\n', and one
+                             trailing '\r' removed (max_line counts it) */
     EDDY_LINES_LONG = 2   /* a line over max_line bytes was dropped; *pos is
                              where it started and *len its length so far */
 };

@@ -69,8 +69,8 @@ static int find_corpus(char *out, size_t outlen) {
         exe[k] = '\0';
         char *e = strrchr(exe, '/');
         if (e) *e = '\0';
-        snprintf(cand[n++], PATH_MAX, "%.*s/../../fuzz/corpus",
-                 PATH_MAX - 32, exe);
+        snprintf(cand[n++], PATH_MAX, "%.*s/../../fuzz/corpus", PATH_MAX - 32,
+                 exe);
     }
     for (int i = 0; i < n; i++)
         if (is_dir(cand[i])) {
@@ -98,7 +98,9 @@ static uint8_t *read_file(const char *path, size_t *n) {
     return b;
 }
 
-static int not_hidden(const struct dirent *d) { return d->d_name[0] != '.'; }
+static int not_hidden(const struct dirent *d) {
+    return d->d_name[0] != '.';
+}
 
 /* Replays the files of dir/<targets[t]>; returns how many. */
 static int replay_dir(const char *dir, int t) {
@@ -126,7 +128,8 @@ static int replay_dir(const char *dir, int t) {
         char why[sizeof fz_msg + 16] = "";
         for (int o = 0; o < NTARGETS; o++)
             if (o != t && !run_target(o, data, len)) {
-                if (others) snprintf(why, sizeof why, "%s: %s", targets[o], fz_msg);
+                if (others)
+                    snprintf(why, sizeof why, "%s: %s", targets[o], fz_msg);
                 others = 0;
             }
         TAP_OK(others, "%s/%s holds the other targets' invariants too",
@@ -140,8 +143,8 @@ static int replay_dir(const char *dir, int t) {
 }
 
 /* n copies of open then n of close around mid. */
-static char *nest(const char *open, const char *mid, const char *close,
-                  int n, size_t *len) {
+static char *nest(const char *open, const char *mid, const char *close, int n,
+                  size_t *len) {
     size_t a = strlen(open), m = strlen(mid), c = strlen(close);
     char *s = malloc((size_t)n * (a + c) + m + 1), *p = s;
     for (int i = 0; i < n; i++) memcpy(p, open, a), p += a;
@@ -157,7 +160,8 @@ static char *nest(const char *open, const char *mid, const char *close,
 static char *nested_record(int n, size_t *len) {
     char *s = malloc(2 + 5 * (size_t)n), *p = s;
     *p++ = 1;
-    for (int i = 0; i < n; i++) memcpy(p, "\x08\x01\x06\x01" "a", 5), p += 5;
+    for (int i = 0; i < n; i++)
+        memcpy(p, "\x08\x01\x06\x01\x61", 5), p += 5; /* 0x61: 'a' */
     *p++ = 1;
     *len = (size_t)(p - s);
     return s;
@@ -205,7 +209,8 @@ static void edge_cases(void) {
     free(s);
     s = nested_record(EDDY_CODEC_MAX_DEPTH + 1, &n);
     TAP_OK(run_target(2, (const uint8_t *)s, n),
-           "state_codec: a record of %d nested tables", EDDY_CODEC_MAX_DEPTH + 1);
+           "state_codec: a record of %d nested tables",
+           EDDY_CODEC_MAX_DEPTH + 1);
     TAP_OK(eddy_codec_decode(L, s, n, err, sizeof err) == -1 &&
                lua_gettop(L) == 0 && strstr(err, "nesting deeper than 64"),
            "state_codec: %d nested tables are refused (%s)",
@@ -219,19 +224,20 @@ static void edge_cases(void) {
         free(s);
     }
 
-#define EDGE(s) {s, sizeof s - 1}
+#define EDGE(s)                                                                \
+    { s, sizeof s - 1 }
     static const struct {
         const char *s;
         size_t n;
     } lines_edges[] = {
         EDGE("\x01\x01\n\n\r\n\r\r\n"), /* max_line 1: a lone "\r" fits */
-        EDGE("\x03\x00" "abc\nabcd\n"), /* max_line, then one more; 64K chunk */
-        EDGE("\x02\x10\r\r\r\r\r"),      /* no newline at all, over-long */
+        EDGE("\3\0abc\nabcd\n"),        /* max_line, then one more; 64K chunk */
+        EDGE("\x02\x10\r\r\r\r\r"),     /* no newline at all, over-long */
     };
     for (size_t i = 0; i < sizeof lines_edges / sizeof *lines_edges; i++)
-        TAP_OK(run_target(0, (const uint8_t *)lines_edges[i].s,
-                          lines_edges[i].n),
-               "lines: edge case %zu", i + 1);
+        TAP_OK(
+            run_target(0, (const uint8_t *)lines_edges[i].s, lines_edges[i].n),
+            "lines: edge case %zu", i + 1);
 }
 
 int main(void) {
