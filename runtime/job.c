@@ -575,6 +575,9 @@ static int finish(eddy_job *job) {
             eddy_store_settle(job->store);
     }
     eddy_graph_log_summary(job->graph);
+    if (job->restarts)
+        eddy_warn("%lu restarts (%s)", job->restarts,
+                  eddy_restart_name(job->restart));
     if (job->dead_letters)
         eddy_warn("%llu dead letters written to %s", job->dead_letters,
                   job->dlq ? eddy_sink_path(job->dlq) : "(none)");
