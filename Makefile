@@ -64,7 +64,9 @@ unit: all
 check: deps
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
-	@B=build-asan EDDY_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0 scripts/run-tests
+	@B=build-asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EDDY_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0 scripts/run-tests
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lua/5.4/eddy \
