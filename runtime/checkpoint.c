@@ -36,7 +36,7 @@ struct eddy_ckpt {
     char *dir;                /* the state dir */
     int64_t interval_ms;
     int64_t event_time_ms, wm_bucket; /* last multiple the watermark passed */
-    ev_timer timer;
+    eddy_alarm *timer;        /* the periodic trigger (NULL: none) */
     ev_async done;
     uint64_t last_id;
     unsigned long failures;
@@ -230,6 +230,11 @@ static void on_done(struct ev_loop *loop, ev_async *w, int revents) {
 }
 
 void eddy_ckpt_trigger(eddy_ckpt *c, const char *trigger) {
+    if (eddy_clock_is_sim(eddy_job_clock(c->job))) { /* tests: in order */
+        char err[512];
+        eddy_ckpt_now(c, trigger, err, sizeof err);
+        return;
+    }
     if (c->in_flight) {
         c->queued = trigger;
         return;
@@ -254,8 +259,11 @@ void eddy_ckpt_watermark(eddy_ckpt *c, int64_t wm) {
     eddy_ckpt_trigger(c, "event_time");
 }
 
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
-    eddy_ckpt_trigger(w->data, "interval");
+static void on_timer(void *data) {
+    eddy_ckpt *c = data;
+    eddy_alarm_set(c->timer,
+                   eddy_clock_now(eddy_job_clock(c->job)) + c->interval_ms);
+    eddy_ckpt_trigger(c, "interval");
 }
 
 /* Waits for the write in flight, if any, and completes it. */
@@ -271,20 +279,28 @@ static void drain(eddy_ckpt *c) {
     complete(c, rc, werr);
 }
 
-int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen) {
-    ev_timer_stop(c->loop, &c->timer);
+int eddy_ckpt_now(eddy_ckpt *c, const char *trigger, char *err,
+                  size_t errlen) {
     drain(c);
-    c->queued = NULL;
-    if (begin(c, "final") != 0) {
-        snprintf(err, errlen, "the final checkpoint failed (see above)");
+    if (begin(c, trigger) != 0) {
+        snprintf(err, errlen, "%s", c->err);
         return -1;
     }
     c->in_flight = 1;
     char werr[512];
     int rc = write_durably(c, werr, sizeof werr);
     complete(c, rc, werr);
-    if (rc != 0) snprintf(err, errlen, "the final checkpoint failed: %s", werr);
+    if (rc != 0) snprintf(err, errlen, "%s", werr);
     return rc;
+}
+
+int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen) {
+    if (c->timer) eddy_alarm_cancel(c->timer);
+    c->queued = NULL;
+    char why[512];
+    if (eddy_ckpt_now(c, "final", why, sizeof why) == 0) return 0;
+    snprintf(err, errlen, "the final checkpoint failed: %s", why);
+    return -1;
 }
 
 /* ---- recovery ----------------------------------------------------------
@@ -446,10 +462,14 @@ eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
     pthread_cond_init(&c->cv, NULL);
     ev_async_init(&c->done, on_done);
     c->done.data = c;
-    ev_timer_init(&c->timer, on_timer, interval_ms / 1000.0,
-                  interval_ms / 1000.0);
-    c->timer.data = c;
+    if (interval_ms > 0 &&
+        (c->timer = eddy_alarm_new(eddy_job_clock(job), on_timer, c, 1)) ==
+            NULL) {
+        free(c);
+        return NULL;
+    }
     if (pthread_create(&c->writer, NULL, writer_main, c) != 0) {
+        eddy_alarm_free(c->timer);
         free(c);
         return NULL;
     }
@@ -460,10 +480,9 @@ eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
 void eddy_ckpt_start(eddy_ckpt *c) {
     ev_async_start(c->loop, &c->done);
     ev_unref(c->loop); /* the writer's wake-up alone keeps nothing alive */
-    if (c->interval_ms > 0) {
-        ev_timer_start(c->loop, &c->timer);
-        ev_unref(c->loop);
-    }
+    if (c->timer)
+        eddy_alarm_set(c->timer, eddy_clock_now(eddy_job_clock(c->job)) +
+                                     c->interval_ms);
 }
 
 void eddy_ckpt_free(eddy_ckpt *c) {
@@ -475,7 +494,7 @@ void eddy_ckpt_free(eddy_ckpt *c) {
     pthread_mutex_unlock(&c->mu);
     if (c->writer_running) pthread_join(c->writer, NULL);
     ev_async_stop(c->loop, &c->done);
-    ev_timer_stop(c->loop, &c->timer);
+    eddy_alarm_free(c->timer);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c->dir);

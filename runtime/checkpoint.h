@@ -32,6 +32,10 @@ void eddy_ckpt_start(eddy_ckpt *c);
 /* Asks for a checkpoint now ("interval", "signal", ...). If one is being
  * written, the request waits for it (never two at once). */
 void eddy_ckpt_trigger(eddy_ckpt *c, const char *trigger);
+/* A checkpoint now, written before returning (after any in flight):
+ * 0, or -1 with err (logged and counted; the previous one stays). */
+int eddy_ckpt_now(eddy_ckpt *c, const char *trigger, char *err,
+                  size_t errlen);
 /* The final checkpoint at clean shutdown, written before returning:
  * 0, or -1 with err. */
 int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen);

@@ -1,13 +1,13 @@
 /* op_timers.c - an operator's timers and watermark.
  *
- * Processing-time timers: one libev timer per operator, armed for the
+ * Processing-time timers: one alarm (clock.h) per operator, set for the
  * earliest pending time; event-time timers fire when the operator's
  * watermark (node.c) passes them. Either way on_timer(ts, ctx, kind) runs
  * with the timer's key's ctx.key and ctx.state, through the same protected
  * call and error policy as process. Timers are written as one record per
  * operator at every checkpoint and re-armed at recovery; processing-time
  * timers that came due meanwhile fire at once. The operator owns its
- * timers (timers.c) and its libev timer. */
+ * timers (timers.c) and its alarm. */
 #include <stdio.h>
 #include <string.h>
 
@@ -154,39 +154,34 @@ static int fire_due(lua_State *L, void *ud) {
     return 0;
 }
 
-static void ptimer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-    eddy_op *op = w->data;
-    op->ptimer_at = INT64_MAX;
+static void palarm_cb(void *data) {
+    eddy_op *op = data;
     if (eddy_vm_protect(op->vm, fire_due, op) != 0)
         eddy_job_fail(op->job, "operator %s: timers: %s", op->name,
                       eddy_vm_error(op->vm));
     op_arm(op);
 }
 
-/* Arms the loop timer for the earliest processing-time timer. */
+/* Sets the alarm for the earliest processing-time timer. */
 static void op_arm(eddy_op *op) {
     int64_t next = eddy_timers_next(op->timers, EDDY_TIMER_PROCESSING);
-    struct ev_loop *loop = eddy_job_loop(op->job);
-    if (next == op->ptimer_at || loop == NULL) return;
-    ev_timer_stop(loop, &op->ptimer);
-    op->ptimer_at = next;
-    if (next == INT64_MAX) return;
-    int64_t now = eddy_clock_now(eddy_job_clock(op->job));
-    ev_timer_set(&op->ptimer, next > now ? (double)(next - now) / 1000.0 : 0.0,
-                 0.0);
-    ev_timer_start(loop, &op->ptimer);
+    if (op->palarm == NULL || next == eddy_alarm_at(op->palarm)) return;
+    if (next == INT64_MAX)
+        eddy_alarm_cancel(op->palarm);
+    else
+        eddy_alarm_set(op->palarm, next);
 }
 
-void eddy_op_timers_setup(eddy_op *op) {
-    ev_timer_init(&op->ptimer, ptimer_cb, 0.0, 0.0);
-    op->ptimer.data = op;
-    op->ptimer_at = INT64_MAX;
+int eddy_op_timers_setup(eddy_op *op) {
     eddy_node_on_watermark(op->node, op_on_watermark);
+    if (!op->keyed) return 0;
+    op->palarm = eddy_alarm_new(eddy_job_clock(op->job), palarm_cb, op, 0);
+    return op->palarm ? 0 : -1;
 }
 
 void eddy_op_timers_stop(eddy_op *op) {
-    if (op->timers && eddy_job_loop(op->job))
-        ev_timer_stop(eddy_job_loop(op->job), &op->ptimer);
+    eddy_alarm_free(op->palarm);
+    op->palarm = NULL;
 }
 
 /* The store key of an operator's timers into b. */

@@ -465,7 +465,11 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
         eddy_op_free(op);
         return NULL;
     }
-    eddy_op_timers_setup(op);
+    if (eddy_op_timers_setup(op) != 0) {
+        snprintf(err, errlen, "out of memory");
+        eddy_op_free(op);
+        return NULL;
+    }
     ctx_push_new(L, op);
     op->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "state");

@@ -36,8 +36,7 @@ struct eddy_op {
     int str_state, str_key; /* refs to "state" and "key": pushing a C
                                string costs a string-cache lookup */
     eddy_timers *timers;  /* keyed: pending timers */
-    ev_timer ptimer;      /* armed for the earliest processing-time timer */
-    int64_t ptimer_at;    /* when it is armed for (INT64_MAX: not armed) */
+    eddy_alarm *palarm;   /* set for the earliest processing-time timer */
     unsigned long long late;
     eddy_op_stats st;
     /* hot reload (reload.c) */
@@ -66,7 +65,7 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
 /* op_timers.c: ctx:timer, ctx:event_timer, ctx:cancel_timer and
  * ctx:watermark (upvalue 1: the operator). */
 extern const luaL_Reg eddy_op_timer_methods[];
-void eddy_op_timers_setup(eddy_op *op);
+int eddy_op_timers_setup(eddy_op *op); /* 0, or -1: out of memory */
 void eddy_op_timers_stop(eddy_op *op);
 /* Checkpoints: all pending timers as one record; back at recovery. */
 int eddy_op_timers_snapshot(eddy_op *op, lua_State *L, eddy_batch *b,

@@ -21,11 +21,12 @@ typedef struct script_src {
     eddy_vm *vm;
     struct ev_loop *loop;
     char *path;
-    double interval;
+    int64_t interval_ms;
     int mod_ref, ctx_ref;
     uint64_t seq;         /* events emitted so far: the position */
     ev_idle idle;
-    ev_timer timer;
+    eddy_alarm *timer;    /* polls every interval_ms (NULL: as often as
+                             the loop allows) */
 } script_src;
 
 /* ctx:emit(ev) [-0, +0, e] */
@@ -39,7 +40,7 @@ static int sctx_emit(lua_State *L) {
 
 static void ss_stop_watchers(script_src *ss) {
     ev_idle_stop(ss->loop, &ss->idle);
-    ev_timer_stop(ss->loop, &ss->timer);
+    if (ss->timer) eddy_alarm_cancel(ss->timer);
 }
 
 /* One poll, in protected mode (see eddy_vm_protect). [-0, +0, e] */
@@ -81,20 +82,29 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
     ss_poll(w->data);
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-    ss_poll(w->data);
+static void timer_cb(void *data) {
+    script_src *ss = data;
+    eddy_clock *clock = eddy_job_clock(eddy_source_job(ss->src));
+    eddy_alarm_set(ss->timer, eddy_clock_now(clock) + ss->interval_ms);
+    ss_poll(ss);
 }
 
 static int ss_start(void *impl, char *err, size_t errlen) {
     script_src *ss = impl;
     ss->loop = eddy_job_loop(eddy_source_job(ss->src));
+    eddy_clock *clock = eddy_job_clock(eddy_source_job(ss->src));
     ev_idle_init(&ss->idle, idle_cb);
-    ev_timer_init(&ss->timer, timer_cb, 0.0, ss->interval);
-    ss->idle.data = ss->timer.data = ss;
-    if (ss->interval > 0)
-        ev_timer_start(ss->loop, &ss->timer);
-    else
+    ss->idle.data = ss;
+    if (ss->interval_ms <= 0) {
         ev_idle_start(ss->loop, &ss->idle);
+        return 0;
+    }
+    if (ss->timer == NULL &&
+        (ss->timer = eddy_alarm_new(clock, timer_cb, ss, 0)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    eddy_alarm_set(ss->timer, eddy_clock_now(clock));
     return 0;
 }
 
@@ -108,6 +118,7 @@ static void ss_free(void *impl) {
     lua_State *L = eddy_vm_state(ss->vm);
     luaL_unref(L, LUA_REGISTRYINDEX, ss->mod_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, ss->ctx_ref);
+    eddy_alarm_free(ss->timer);
     free(ss->path);
     free(ss);
 }
@@ -186,7 +197,7 @@ int eddy_source_script_init(eddy_source *s, lua_State *L, int desc,
     lua_getfield(L, desc, "interval_ms");
     /* stack: path interval */
     const char *path = lua_tostring(L, -2);
-    ss->interval = lua_isnumber(L, -1) ? lua_tonumber(L, -1) / 1000.0 : 0.0;
+    ss->interval_ms = lua_isnumber(L, -1) ? (int64_t)lua_tonumber(L, -1) : 0;
     char full[4096];
     if (path)
         snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : dir,
