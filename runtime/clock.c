@@ -73,6 +73,13 @@ void eddy_clock_advance(eddy_clock *c, int64_t ms) {
     if (ms > c->sim_ms) c->sim_ms = ms;
 }
 
+int64_t eddy_clock_next(const eddy_clock *c) {
+    int64_t next = INT64_MAX;
+    for (const eddy_alarm *a = c->alarms; a; a = a->next)
+        if (a->at < next) next = a->at;
+    return next;
+}
+
 int64_t eddy_clock_mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

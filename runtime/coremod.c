@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 
 #include "buf.h"
+#include "harness.h"
 #include "json.h"
 #include "state_codec.h"
 
@@ -111,5 +112,6 @@ int eddy_open_core(lua_State *L) {
     lua_setfield(L, -2, "null");
     lua_pushstring(L, EDDY_VERSION);
     lua_setfield(L, -2, "version");
+    eddy_harness_register(L);
     return 1;
 }

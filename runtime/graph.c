@@ -149,7 +149,8 @@ int eddy_graph_start(eddy_graph *g, char *err, size_t errlen) {
                      eddy_op_name(g->ops[i]));
             return -1;
         }
-    for (int i = 0; i < g->nops; i++) eddy_op_watch(g->ops[i]);
+    if (!eddy_clock_is_sim(eddy_job_clock(g->job))) /* tests reload */
+        for (int i = 0; i < g->nops; i++) eddy_op_watch(g->ops[i]);
     for (int i = 0; i < g->nsinks; i++)
         if (eddy_sink_open(g->sinks[i], err, errlen) != 0) return -1;
     for (int i = 0; i < g->nsources; i++)
@@ -159,6 +160,13 @@ int eddy_graph_start(eddy_graph *g, char *err, size_t errlen) {
 
 void eddy_graph_stop_sources(eddy_graph *g) {
     for (int i = 0; i < g->nsources; i++) eddy_source_stop(g->sources[i]);
+}
+
+unsigned long long eddy_graph_source_events(const eddy_graph *g) {
+    unsigned long long n = 0;
+    for (int i = 0; i < g->nsources; i++)
+        n += eddy_source_count(g->sources[i]) + eddy_source_bad(g->sources[i]);
+    return n;
 }
 
 int eddy_graph_drained(const eddy_graph *g) {
@@ -208,6 +216,19 @@ struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path) {
     return NULL;
 }
 
+struct eddy_source *eddy_graph_source(eddy_graph *g, const char *name) {
+    for (int i = 0; i < g->nsources; i++)
+        if (strcmp(eddy_source_name(g->sources[i]), name) == 0)
+            return g->sources[i];
+    return NULL;
+}
+
+struct eddy_op *eddy_graph_op(eddy_graph *g, const char *name) {
+    for (int i = 0; i < g->nops; i++)
+        if (strcmp(eddy_op_name(g->ops[i]), name) == 0) return g->ops[i];
+    return NULL;
+}
+
 /* ---- checkpoints ------------------------------------------------------- */
 
 /* rec.sources and rec.sinks. [-0, +0, m] */
@@ -222,7 +243,7 @@ static int snapshot_io(eddy_graph *g, lua_State *L, int rec, char *err,
     lua_createtable(L, 0, g->nsinks);
     for (int i = 0; i < g->nsinks; i++) {
         uint64_t len;
-        if (eddy_sink_fd(g->sinks[i]) < 0) continue; /* stdout */
+        if (!eddy_sink_exactly_once(g->sinks[i])) continue; /* stdout */
         if (eddy_sink_committed(g->sinks[i], &len, err, errlen) != 0) {
             lua_pop(L, 1);
             return -1;

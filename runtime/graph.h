@@ -21,6 +21,8 @@ void eddy_graph_free(eddy_graph *g);
 int eddy_graph_start(eddy_graph *g, char *err, size_t errlen);
 /* Stops reading from all sources. */
 void eddy_graph_stop_sources(eddy_graph *g);
+/* Events (and bad lines) all sources delivered so far. */
+unsigned long long eddy_graph_source_events(const eddy_graph *g);
 /* Whether every source has finished. */
 int eddy_graph_drained(const eddy_graph *g);
 /* Writes every sink's buffer: 0, or -1 with err. */
@@ -49,6 +51,9 @@ int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec,
 void eddy_graph_reload(eddy_graph *g, eddy_vm *vm);
 /* The job's watermark: the minimum over its sources (idle ones aside). */
 int64_t eddy_graph_watermark(const eddy_graph *g);
+/* Finds a source, an operator by name (NULL if none). */
+struct eddy_source *eddy_graph_source(eddy_graph *g, const char *name);
+struct eddy_op *eddy_graph_op(eddy_graph *g, const char *name);
 /* Finds a sink by name or path (NULL if none). */
 struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path);
 

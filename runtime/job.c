@@ -54,6 +54,8 @@ struct eddy_job {
     ev_signal sigusr1, sighup;
     /* restarts (kept across them) */
     char *job_file, *lua_dir, *cfg_state_dir;
+    eddy_plan_hook plan_hook;
+    void *plan_hook_ud;
     eddy_restart *restart;
     unsigned long restarts;
     int64_t started_ms;
@@ -85,6 +87,16 @@ const char *eddy_job_name(const eddy_job *job) { return job->name; }
 const char *eddy_job_dir(const eddy_job *job) { return job->dir; }
 int eddy_job_failed(const eddy_job *job) { return job->failed; }
 int eddy_job_stopping(const eddy_job *job) { return job->stopping; }
+struct eddy_graph *eddy_job_graph(eddy_job *job) { return job->graph; }
+struct eddy_store *eddy_job_store(eddy_job *job) { return job->store; }
+unsigned long eddy_job_restarts(const eddy_job *job) { return job->restarts; }
+const char *eddy_job_failure(const eddy_job *job) { return job->failure; }
+
+/* Milliseconds for restart strategies: monotonic, or simulated in tests. */
+static int64_t job_ms(const eddy_job *job) {
+    return eddy_clock_is_sim(job->clock) ? eddy_clock_now(job->clock)
+                                         : eddy_clock_mono_ms();
+}
 
 void eddy_job_fail(eddy_job *job, const char *fmt, ...) {
     if (job->failed) return;
@@ -267,7 +279,7 @@ int eddy_job_dlq_fd(eddy_job *job) {
 int eddy_job_snapshot_extra(eddy_job *job, lua_State *L, int rec, char *err,
                             size_t errlen) {
     uint64_t len;
-    if (job->dlq == NULL || eddy_sink_fd(job->dlq) < 0) return 0;
+    if (job->dlq == NULL || !eddy_sink_exactly_once(job->dlq)) return 0;
     if (eddy_sink_committed(job->dlq, &len, err, errlen) != 0) return -1;
     lua_pushinteger(L, (lua_Integer)len);
     lua_setfield(L, rec, "dead_letters");
@@ -469,6 +481,11 @@ static int load_plan(eddy_job *job, const eddy_job_config *cfg, char *err,
             snprintf(sd, sizeof sd, "eddy-state/%s", job->name);
         free(job->state_dir);
         job->state_dir = strdup(sd);
+        if (job->plan_hook &&
+            job->plan_hook(job->plan_hook_ud, L, plan, err, errlen) != 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
         job->graph = eddy_graph_build(job, L, plan, job->dir, err, errlen);
         rc = job->graph ? 0 : -1;
     }
@@ -489,7 +506,12 @@ eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen) {
         eddy_job_free(job);
         return NULL;
     }
-    job->clock = job->loop ? eddy_clock_new_real(job->loop) : NULL;
+    if (cfg->simulated)
+        job->clock = eddy_clock_new_sim(cfg->sim_start_ms);
+    else
+        job->clock = job->loop ? eddy_clock_new_real(job->loop) : NULL;
+    job->plan_hook = cfg->plan_hook;
+    job->plan_hook_ud = cfg->plan_hook_ud;
     if (!job->loop || !job->vm || !job->clock) {
         snprintf(err, errlen, "out of memory");
         eddy_job_free(job);
@@ -545,16 +567,20 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
         eddy_job_fail(job, "dead letters: %s", err);
 }
 
+static void watch_flush(eddy_job *job) {
+    ev_prepare_init(&job->flush, on_prepare);
+    job->flush.data = job;
+    ev_prepare_start(job->loop, &job->flush);
+    ev_unref(job->loop); /* it alone does not keep the loop alive */
+}
+
 static void watch_signals(eddy_job *job) {
     ev_signal_init(&job->sigint, on_stop_signal, SIGINT);
     ev_signal_init(&job->sigterm, on_stop_signal, SIGTERM);
-    ev_prepare_init(&job->flush, on_prepare);
-    job->sigint.data = job->sigterm.data = job->flush.data = job;
+    job->sigint.data = job->sigterm.data = job;
     ev_signal_start(job->loop, &job->sigint);
     ev_signal_start(job->loop, &job->sigterm);
-    ev_prepare_start(job->loop, &job->flush);
     ev_unref(job->loop); /* signals alone do not keep the loop alive */
-    ev_unref(job->loop);
     ev_unref(job->loop);
 }
 
@@ -621,7 +647,7 @@ static int start(eddy_job *job, char *err, size_t errlen) {
         eddy_graph_start(job->graph, err, errlen) != 0)
         return -1;
     eddy_ckpt_start(job->ckpt);
-    job->started_ms = eddy_clock_mono_ms();
+    job->started_ms = job_ms(job);
     return 0;
 }
 
@@ -644,7 +670,8 @@ static void teardown(eddy_job *job) {
 
 /* Builds everything again from the job file and the last checkpoint. */
 static int rebuild(eddy_job *job, char *err, size_t errlen) {
-    eddy_job_config cfg = {job->job_file, job->lua_dir, job->cfg_state_dir, 0};
+    eddy_job_config cfg = {job->job_file, job->lua_dir, job->cfg_state_dir,
+                           0, 0, 0, NULL, NULL};
     job->vm = eddy_vm_new();
     if (job->vm == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -664,7 +691,7 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents) {
 /* The job failed: restarts it in this process if the strategy allows.
  * 0 restarted, -1 not (job->failure says why). */
 static int restart(eddy_job *job) {
-    int64_t delay = eddy_restart_next(job->restart, eddy_clock_mono_ms(),
+    int64_t delay = eddy_restart_next(job->restart, job_ms(job),
                                       job->started_ms);
     if (delay < 0 || job->stopping) {
         if (delay < 0 && job->restarts > 0) {
@@ -682,11 +709,15 @@ static int restart(eddy_job *job) {
               "checkpoint", job->restarts, (long long)delay,
               eddy_restart_name(job->restart));
     teardown(job);
-    ev_timer wake;
-    ev_timer_init(&wake, on_wake, (double)delay / 1000.0, 0.0);
-    ev_timer_start(job->loop, &wake);
-    ev_run(job->loop, 0);
-    ev_timer_stop(job->loop, &wake);
+    if (eddy_clock_is_sim(job->clock)) { /* tests: the delay is simulated */
+        eddy_clock_advance(job->clock, eddy_clock_now(job->clock) + delay);
+    } else {
+        ev_timer wake;
+        ev_timer_init(&wake, on_wake, (double)delay / 1000.0, 0.0);
+        ev_timer_start(job->loop, &wake);
+        ev_run(job->loop, 0);
+        ev_timer_stop(job->loop, &wake);
+    }
     char err[4096];
     if (job->stopping) return -1;
     job->failed = 0;
@@ -698,14 +729,22 @@ static int restart(eddy_job *job) {
     return 0;
 }
 
+/* Locks the state dir and recovers from its last checkpoint. */
+static int open_state(eddy_job *job, char *err, size_t errlen) {
+    return lock_state_dir(job, err, errlen) != 0 ||
+                   recover(job, err, errlen) != 0
+               ? -1
+               : 0;
+}
+
 int eddy_job_run(eddy_job *job) {
     char err[2048];
     signal(SIGPIPE, SIG_IGN);
-    if (lock_state_dir(job, err, sizeof err) != 0 ||
-        recover(job, err, sizeof err) != 0) {
+    if (open_state(job, err, sizeof err) != 0) {
         eddy_error("%s", err);
         return 1;
     }
+    watch_flush(job);
     watch_signals(job);
     ev_signal_init(&job->sigusr1, on_usr1, SIGUSR1);
     job->sigusr1.data = job;
@@ -723,6 +762,35 @@ int eddy_job_run(eddy_job *job) {
         if (!job->failed || restart(job) != 0) break;
     }
     return finish(job);
+}
+
+int eddy_job_begin(eddy_job *job, char *err, size_t errlen) {
+    if (open_state(job, err, errlen) != 0) return -1;
+    watch_flush(job);
+    if (start(job, err, errlen) != 0) eddy_job_fail(job, "%s", err);
+    return 0;
+}
+
+int eddy_job_turn(eddy_job *job) {
+    if (job->graph == NULL) return 0;
+    if (!job->failed && !job->stopping && !eddy_graph_drained(job->graph))
+        ev_run(job->loop, EVRUN_NOWAIT);
+    if (job->failed) return restart(job) == 0;
+    return !job->stopping && !eddy_graph_drained(job->graph);
+}
+
+int eddy_job_end(eddy_job *job) { return finish(job); }
+
+int eddy_job_checkpoint(eddy_job *job, char *err, size_t errlen) {
+    if (job->ckpt == NULL || job->graph == NULL) {
+        snprintf(err, errlen, "the job is not running");
+        return -1;
+    }
+    return eddy_ckpt_now(job->ckpt, "manual", err, errlen);
+}
+
+uint64_t eddy_job_last_checkpoint(const eddy_job *job) {
+    return job->ckpt ? eddy_ckpt_last(job->ckpt) : 0;
 }
 
 void eddy_job_free(eddy_job *job) {

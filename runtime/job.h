@@ -10,13 +10,26 @@
 #include "vm.h"
 
 struct ev_loop;
+struct eddy_graph;
 typedef struct eddy_job eddy_job;
+
+/* Called with the plan table at index plan before the graph is built.
+ * 0, or -1 with err. [-0, +0, m] */
+typedef int (*eddy_plan_hook)(void *ud, lua_State *L, int plan, char *err,
+                              size_t errlen);
 
 typedef struct eddy_job_config {
     const char *job_file;
     const char *lua_dir;    /* where the eddy Lua modules are */
     const char *state_dir;  /* NULL: ./eddy-state/<job name> */
     int check_only;         /* load and validate, never run */
+    /* the testing kit: a simulated clock starting at sim_start_ms (no
+     * signals, no script watching), and a hook that swaps sources and
+     * sinks for memory ones (kept for restarts) */
+    int simulated;
+    int64_t sim_start_ms;
+    eddy_plan_hook plan_hook;
+    void *plan_hook_ud;
 } eddy_job_config;
 
 /* Loads the job file and builds the dataflow. NULL on failure with the
@@ -26,6 +39,25 @@ eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen);
  * process exit code (0 done, 1 failed) and logs why it failed. */
 int eddy_job_run(eddy_job *job);
 void eddy_job_free(eddy_job *job);
+
+/* ---- step by step, for the testing kit ----
+ * begin locks the state dir, recovers and starts the graph (-1 with err
+ * when the state dir cannot be used); each turn restarts a failed job as
+ * its strategy allows and runs the loop once without waiting, returning 1
+ * while the job runs and 0 once it is over (drained, stopped, or failed for
+ * good); end finishes it as eddy_job_run does and returns the exit code.
+ * Freeing a job that did not end is a crash: nothing after the last
+ * checkpoint is kept. */
+int eddy_job_begin(eddy_job *job, char *err, size_t errlen);
+int eddy_job_turn(eddy_job *job);
+int eddy_job_end(eddy_job *job);
+/* A checkpoint now, durable on return: 0, or -1 with err. */
+int eddy_job_checkpoint(eddy_job *job, char *err, size_t errlen);
+uint64_t eddy_job_last_checkpoint(const eddy_job *job);
+struct eddy_graph *eddy_job_graph(eddy_job *job); /* NULL while restarting */
+struct eddy_store *eddy_job_store(eddy_job *job);  /* NULL before begin */
+unsigned long eddy_job_restarts(const eddy_job *job);
+const char *eddy_job_failure(const eddy_job *job);
 
 /* For sources, operators and sinks. */
 eddy_vm *eddy_job_vm(eddy_job *job);

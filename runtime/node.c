@@ -18,6 +18,7 @@ typedef struct edge {
 struct eddy_node {
     char *name;
     eddy_push_fn push;
+    eddy_side_push_fn side_push;
     void *self;
     edge *main;        /* main-output targets, contiguous for speed */
     int nmain;
@@ -56,6 +57,9 @@ void eddy_node_free(eddy_node *n) {
 }
 
 const char *eddy_node_name(const eddy_node *n) { return n->name; }
+void eddy_node_set_side_push(eddy_node *n, eddy_side_push_fn fn) {
+    n->side_push = fn;
+}
 void *eddy_node_self(const eddy_node *n) { return n->self; }
 unsigned long long eddy_node_emitted(const eddy_node *n) { return n->emitted; }
 
@@ -120,8 +124,23 @@ void eddy_node_set_idle(eddy_node *n, int idle) {
 int eddy_node_has_readers(const eddy_node *from, const char *side) {
     if (side == NULL) return from->nmain > 0;
     for (int i = 0; i < from->nsides; i++)
-        if (strcmp(from->sides[i].side, side) == 0) return 1;
+        if (strcmp(from->sides[i].side, side) == 0 ||
+            strcmp(from->sides[i].side, "*") == 0)
+            return 1;
     return 0;
+}
+
+/* Hands an event on side to the wildcard readers: none read that side. */
+static void emit_wildcard(eddy_node *from, lua_State *L, int ev,
+                          const char *side) {
+    for (int i = 0; i < from->nsides; i++) {
+        eddy_node *to = from->sides[i].to;
+        if (strcmp(from->sides[i].side, "*") != 0) continue;
+        if (to->side_push)
+            to->side_push(to->self, L, ev, side);
+        else
+            to->push(to->self, L, ev);
+    }
 }
 
 void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side) {
@@ -133,12 +152,15 @@ void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side) {
         }
         return;
     }
+    int read = 0;
     for (int i = 0; i < from->nsides; i++) {
         if (strcmp(from->sides[i].side, side) == 0) {
             eddy_node *to = from->sides[i].to;
             to->push(to->self, L, ev);
+            read = 1;
         }
     }
+    if (!read) emit_wildcard(from, L, ev, side);
 }
 
 int eddy_node_idle(const eddy_node *n) { return n->idle; }

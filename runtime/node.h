@@ -18,9 +18,16 @@ void eddy_node_free(eddy_node *n);
 const char *eddy_node_name(const eddy_node *n);
 void *eddy_node_self(const eddy_node *n);
 
+/* A node that reads a wildcard side ("*": every side output nothing else
+ * reads) gets the side's name with each event when it sets this. */
+typedef void (*eddy_side_push_fn)(void *self, lua_State *L, int ev,
+                                  const char *side);
+void eddy_node_set_side_push(eddy_node *n, eddy_side_push_fn fn);
+
 /* Routes from's output side (NULL: main output) to to. 0 or -1 (memory). */
 int eddy_node_connect(eddy_node *from, const char *side, eddy_node *to);
-/* Whether anything reads from's side output (NULL: main). */
+/* Whether anything reads from's side output (NULL: main), a wildcard
+ * reader included. */
 int eddy_node_has_readers(const eddy_node *from, const char *side);
 
 /* Hands the event at stack index ev to every node connected to from's

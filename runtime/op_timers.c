@@ -222,3 +222,10 @@ int eddy_op_timers_restore(eddy_op *op, lua_State *L, eddy_store *store,
     }
     return rc;
 }
+
+void eddy_op_push_timers(eddy_op *op, lua_State *L) {
+    if (op->timers)
+        eddy_timers_snapshot(op->timers, L);
+    else
+        lua_pushnil(L);
+}

@@ -47,6 +47,14 @@ int eddy_op_peek_state(eddy_op *op, lua_State *L, int key, char *err,
 /* Hot reload (reload.c): reloads the script now (0), or keeps the running
  * version and logs why (-1). */
 int eddy_op_reload(eddy_op *op);
+/* Tests: reloads from another script file, which then stands for the
+ * operator's script. 0, or -1 with err (the running version stays).
+ * [-0, +0, -] */
+int eddy_op_reload_from(eddy_op *op, const char *path, char *err,
+                        size_t errlen);
+/* Pushes the pending timers as { processing = { [ms] = {key...} },
+ * event = {...} }, or nil for an operator without keys. [-0, +1, m] */
+void eddy_op_push_timers(eddy_op *op, lua_State *L);
 /* Follows the script file: a change reloads it. */
 void eddy_op_watch(eddy_op *op);
 void eddy_op_unwatch(eddy_op *op);

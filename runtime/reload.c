@@ -13,6 +13,7 @@
  * logged with file:line and counted. The operator owns its watchers. */
 #include <ev.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -157,16 +158,16 @@ static int swap_in(eddy_op *op, lua_State *L, int mod, char *err, size_t n) {
     return 0;
 }
 
-int eddy_op_reload(eddy_op *op) {
-    if (op->script == NULL) return 0; /* an inline function */
+/* Reloads op->script: 0, or -1 with err (the running version stays). */
+static int reload(eddy_op *op, char *err, size_t errlen) {
     lua_State *L = eddy_vm_state(op->vm);
-    char err[2048], e[1536];
+    char e[1536];
     int64_t t0 = eddy_clock_mono_ms();
     int top = lua_gettop(L), rc = -1;
     if (eddy_script_load(op->vm, op->script, e, sizeof e) != 0)
-        snprintf(err, sizeof err, "%s", e);
+        snprintf(err, errlen, "%s", e);
     else
-        rc = swap_in(op, L, top + 1, err, sizeof err);
+        rc = swap_in(op, L, top + 1, err, errlen);
     lua_settop(L, top);
     if (rc != 0) {
         op->reload_failures++;
@@ -180,6 +181,32 @@ int eddy_op_reload(eddy_op *op) {
               op->script, (long long)op->version,
               (long long)(eddy_clock_mono_ms() - t0));
     return 0;
+}
+
+int eddy_op_reload(eddy_op *op) {
+    char err[2048];
+    if (op->script == NULL) return 0; /* an inline function */
+    return reload(op, err, sizeof err);
+}
+
+int eddy_op_reload_from(eddy_op *op, const char *path, char *err,
+                        size_t errlen) {
+    char *old = op->script, *now = strdup(path);
+    if (old == NULL || now == NULL) {
+        free(now);
+        snprintf(err, errlen, "operator %s: %s", op->name,
+                 now ? "an inline function cannot be reloaded"
+                     : "out of memory");
+        return -1;
+    }
+    op->script = now;
+    if (reload(op, err, errlen) == 0) {
+        free(old);
+        return 0;
+    }
+    op->script = old;
+    free(now);
+    return -1;
 }
 
 static int reload_p(lua_State *L, void *ud) {

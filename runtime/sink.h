@@ -43,6 +43,9 @@ int eddy_sink_committed(eddy_sink *s, uint64_t *len, char *err, size_t n);
 void eddy_sink_set_restore(eddy_sink *s, uint64_t len);
 /* The file descriptor to make durable, or -1 (stdout). */
 int eddy_sink_fd(const eddy_sink *s);
+/* Whether a checkpoint commits the sink's length (file and memory sinks;
+ * stdout is at-least-once). */
+int eddy_sink_exactly_once(const eddy_sink *s);
 /* Records written so far. */
 unsigned long long eddy_sink_count(const eddy_sink *s);
 

@@ -170,6 +170,20 @@ void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos) {
     deliver(s, L, lua_absindex(L, idx), pos, NULL, 0);
 }
 
+void eddy_source_value_at(eddy_source *s, lua_State *L, int idx, uint64_t pos,
+                          int64_t ts) {
+    eddy_job_set_origin(s->job, s->name, pos);
+    s->count++;
+    eddy_job_count_event(s->job);
+    eddy_job_set_timestamp(s->job, 1, ts);
+    eddy_node_emit(s->node, L, lua_absindex(L, idx), NULL);
+}
+
+void eddy_source_set_watermark(eddy_source *s, int64_t wm) {
+    eddy_node_advance(s->node, wm);
+    eddy_job_watermark(s->job);
+}
+
 /* [-0, +0, m] */
 static int to_infinity(lua_State *L, void *ud) {
     eddy_source *s = ud;
@@ -264,6 +278,8 @@ static int source_init(eddy_source *s, lua_State *L, int desc, const char *dir,
         rc = eddy_source_tcp_init(s, L, desc, err, errlen);
     else if (kind && !strcmp(kind, "script"))
         rc = eddy_source_script_init(s, L, desc, dir, err, errlen);
+    else if (kind && !strcmp(kind, "memory"))
+        rc = eddy_source_memory_init(s, L, desc, err, errlen);
     else
         snprintf(err, errlen, "source %s: unknown kind %s", s->name,
                  kind ? kind : "(none)");

@@ -59,6 +59,10 @@ int eddy_source_tcp_init(eddy_source *s, lua_State *L, int desc,
 int eddy_source_script_init(eddy_source *s, lua_State *L, int desc,
                             const char *dir, char *err, size_t errlen);
 
+/* A feed (memio.h) at desc.feed, for the testing kit. */
+int eddy_source_memory_init(eddy_source *s, lua_State *L, int desc,
+                            char *err, size_t errlen);
+
 void eddy_source_attach(eddy_source *s, const eddy_source_ops *ops,
                         void *impl);
 eddy_job *eddy_source_job(eddy_source *s);
@@ -76,6 +80,13 @@ void eddy_source_drain(eddy_source *s, struct eddy_lines *lines);
 void eddy_source_long_line(eddy_source *s, size_t len, uint64_t pos);
 /* Sends the value at idx on (script sources). [-0, +0, -] */
 void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos);
+/* Sends the value at idx on with the event time ts given by a test (no
+ * watermark follows from it: tests set watermarks). [-0, +0, -] */
+void eddy_source_value_at(eddy_source *s, lua_State *L, int idx, uint64_t pos,
+                          int64_t ts);
+/* Tests: moves the source's watermark to wm (timers downstream fire).
+ * [-0, +0, m] */
+void eddy_source_set_watermark(eddy_source *s, int64_t wm);
 /* The source has nothing more to read, ever. */
 void eddy_source_finished(eddy_source *s);
 /* Whether the source should stop delivering (job stopping or failed). */
