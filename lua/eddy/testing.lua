@@ -359,4 +359,60 @@ function Job:state(op, key) return self._h:state(op, key) end
 function Job:timers(op) return timer_list(self._h:timers(op)) end
 function Job:stats(op) return self._h:stats(op) end
 
+---------------------------------------------------------------------------
+-- assert.emitted(expected, actual): lists of JSON-like values, compared
+-- element by element (integers and floats apart, as JSON writes them); a
+-- failure prints both lists one JSON line per event with the first
+-- difference marked.
+---------------------------------------------------------------------------
+
+local function lines_of(list)
+  local out = {}
+  for i, v in ipairs(list) do
+    local s = core.json_encode(v)
+    out[i] = s or ("<" .. tostring(v) .. ">")
+  end
+  return out
+end
+
+--- testing.diff(expected, actual) -> nil when equal, else a readable diff.
+function testing.diff(expected, actual)
+  local e, a = lines_of(expected), lines_of(actual)
+  local first
+  for i = 1, math.max(#e, #a) do
+    if e[i] ~= a[i] then first = i; break end
+  end
+  if not first then return nil end
+  local out = { string.format("events differ from #%d (expected %d, got %d):",
+    first, #e, #a) }
+  for i = 1, math.max(#e, #a) do
+    if e[i] == a[i] then
+      out[#out + 1] = string.format("   %3d  %s", i, e[i])
+    else
+      if e[i] then out[#out + 1] = string.format(" - %3d  %s", i, e[i]) end
+      if a[i] then out[#out + 1] = string.format(" + %3d  %s", i, a[i]) end
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+local ok_say, say = pcall(require, "say")
+local ok_assert, luassert = pcall(require, "luassert")
+if ok_say and ok_assert then
+  local function emitted(state, arguments)
+    local expected, actual = arguments[1], arguments[2]
+    if type(expected) ~= "table" or type(actual) ~= "table" then
+      return false
+    end
+    local d = testing.diff(expected, actual)
+    arguments[1], arguments[2] = d or "", ""
+    arguments.n = 2
+    return d == nil
+  end
+  say:set("assertion.emitted.positive", "Expected the events to match:\n%s")
+  say:set("assertion.emitted.negative", "Expected the events to differ")
+  luassert:register("assertion", "emitted", emitted,
+    "assertion.emitted.positive", "assertion.emitted.negative")
+end
+
 return testing
