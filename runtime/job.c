@@ -606,7 +606,9 @@ static int finish(eddy_job *job) {
                   eddy_restart_name(job->restart));
     if (job->dead_letters)
         eddy_warn("%llu dead letters written to %s", job->dead_letters,
-                  job->dlq ? eddy_sink_path(job->dlq) : "(none)");
+                  job->dlq && eddy_sink_path(job->dlq)
+                      ? eddy_sink_path(job->dlq)
+                      : job->dlq ? eddy_sink_name(job->dlq) : "(none)");
     if (job->failed) {
         eddy_graph_flush(job->graph, err, sizeof err);
         if (job->dlq) eddy_sink_flush(job->dlq, err, sizeof err);
