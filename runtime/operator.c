@@ -494,6 +494,8 @@ static int op_hook(eddy_op *op, const char *fname) {
     return rc;
 }
 
+int eddy_op_call_open(eddy_op *op) { return op_hook(op, "open"); }
+
 int eddy_op_open(eddy_op *op) {
     if (op_hook(op, "open") == 0) return 0;
     eddy_job_fail(op->job, "operator %s: open failed: %s", op->name,

@@ -73,6 +73,10 @@ int eddy_op_timers_snapshot(eddy_op *op, lua_State *L, eddy_batch *b,
 int eddy_op_timers_restore(eddy_op *op, lua_State *L, eddy_store *store,
                            char *err, size_t errlen);
 
+/* Runs the script's open(ctx), if any: 0, or -1 with the error in the vm
+ * (the job goes on: a reload decides what a failed open means). */
+int eddy_op_call_open(eddy_op *op);
+
 /* reload.c */
 void eddy_op_read_version(eddy_op *op, lua_State *L, int mod);
 

@@ -138,7 +138,7 @@ static int swap_in(eddy_op *op, lua_State *L, int mod, char *err, size_t n) {
     op->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, migrating ? -2 : -1);
     op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (eddy_op_open(op) != 0) { /* back to the old version */
+    if (eddy_op_call_open(op) != 0) { /* back to the old version */
         snprintf(err, n, "open failed: %s", eddy_vm_error(op->vm));
         luaL_unref(L, LUA_REGISTRYINDEX, op->mod_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, op->fn_ref);

@@ -145,6 +145,16 @@ describe("testing.operator", function()
     assert.same({ { user = "a", n = 3, v = 2 } }, op:output())
   end)
 
+  it("keeps the old version when the new one's open fails (the job goes on)", function()
+    local op = testing.operator(COUNT, { keyed = true })
+    op:push({}, { key = "a" })
+    local ok, err = op:reload(DIR .. "ops/badopen.lua")
+    assert.is_false(ok)
+    assert.matches("open failed: .*badopen.lua:2: cannot open", err)
+    op:push({}, { key = "a" })
+    assert.same({ user = "a", count = 2 }, op:output()[2])
+  end)
+
   it("fails the test with the operator's error and traceback", function()
     local op = testing.operator(DIR .. "ops/strict.lua", { keyed = true })
     op:push({ n = 1 }, { key = "k" })
@@ -224,6 +234,11 @@ describe("testing.job", function()
     assert.equal(3, #fired)
     assert.same({ 1500, 1600, 1700 }, { fired[1].fired, fired[2].fired, fired[3].fired })
     assert.same({ count = 2 }, run:state("count", "a"))
+    assert.same({ ["in"] = 3, out = 6, errors = 0, skipped = 0, dead_letters = 0,
+      late = 0 }, run:stats("count"))
+    -- event timers all fired at the end; processing timers wait for time
+    assert.same({ { time = 1000, kind = "processing", key = "a" },
+      { time = 1000, kind = "processing", key = "admin" } }, run:timers("count"))
   end)
 
   it("reads file sources it has no inputs for", function()
