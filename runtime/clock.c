@@ -76,7 +76,7 @@ void eddy_clock_advance(eddy_clock *c, int64_t ms) {
 int64_t eddy_clock_next(const eddy_clock *c) {
     int64_t next = INT64_MAX;
     for (const eddy_alarm *a = c->alarms; a; a = a->next)
-        if (a->at < next) next = a->at;
+        if (!a->weak && a->at < next) next = a->at;
     return next;
 }
 

@@ -28,7 +28,8 @@ void eddy_clock_set(eddy_clock *c, int64_t ms);
  * too, so advancing to now fires them. */
 void eddy_clock_advance(eddy_clock *c, int64_t ms);
 
-/* Simulated clocks: the time of the earliest alarm set, or INT64_MAX. */
+/* Simulated clocks: the time of the earliest alarm set that is not weak
+ * (what would keep a loop running), or INT64_MAX. */
 int64_t eddy_clock_next(const eddy_clock *c);
 
 /* Monotonic real milliseconds, for durations and limits only. */

@@ -339,6 +339,19 @@ describe("testing.job", function()
     assert.equal(5, #run:output("counts"))
   end)
 
+  it("jumps simulated time to the next poll of a script source", function()
+    local run = testing.job(DIR .. "ticker.lua"):run()
+    assert.same({ { tick = 1 }, { tick = 2 }, { tick = 3 } }, run:output("ticks"))
+    assert.equal(200, run:now())
+  end)
+
+  it("says so when a job can never end", function()
+    local run = testing.job(DIR .. "idle_job.lua")
+    local ok, err = pcall(run.run, run)
+    assert.is_false(ok)
+    assert.matches("cannot make progress", err)
+  end)
+
   it("is deterministic", function()
     local function go()
       local r = testing.job(JOB, { inputs = { clicks = clicks(30) },

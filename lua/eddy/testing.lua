@@ -255,8 +255,9 @@ function testing.job(job_file, opts)
     Job)
 end
 
--- One step and the clock after it: false once the job is over.
-local function job_step(self)
+-- One step and the clock after it. Returns false once the job is over,
+-- or, with until_ms, when nothing moved (time is not jumped then).
+local function job_step(self, until_ms)
   local h = self._h
   local n, running = h:step()
   if not running then
@@ -266,16 +267,18 @@ local function job_step(self)
     return false
   end
   if self._step > 0 then
-    h:advance_to(h:now() + self._step)
-  elseif n == 0 then -- nothing moved: time has to, or nothing ever will
+    h:advance_to(math.min(until_ms or math.maxinteger, h:now() + self._step))
+  elseif n > 0 then
+    h:advance_to(h:now()) -- timers set for now fire
+  elseif until_ms then
+    return false
+  else -- nothing moved: time has to, or nothing ever will
     local next = h:next_alarm()
     if next == nil then
       fail("the job cannot make progress: a source waits for input that "
         .. "never comes (give it inputs)", 4)
     end
     h:advance_to(math.max(next, h:now()))
-  else
-    h:advance_to(h:now()) -- timers set for now fire
   end
   return true
 end
@@ -300,20 +303,7 @@ end
 -- the clock to ms (timers due on the way fire).
 function Job:run_until(ms)
   local h = self._h
-  while not self._ended and h:now() < ms do
-    local n, running = h:step()
-    if not running then
-      self._ended = true
-      local code, why = h:finish()
-      if code ~= 0 then fail(why, 2) end
-      return self
-    end
-    if self._step > 0 then
-      h:advance_to(math.min(ms, h:now() + self._step))
-    elseif n == 0 then
-      break
-    end
-  end
+  while not self._ended and h:now() < ms and job_step(self, ms) do end
   if not self._ended and h:now() < ms then h:advance_to(ms) end
   return self
 end
