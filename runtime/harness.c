@@ -303,11 +303,34 @@ static int h_gc(lua_State *L) {
 
 /* ---- making one ---------------------------------------------------------- */
 
-/* Fills a fixed feed from the list at idx. [-0, +0, v] */
+/* Fills a fixed feed with the lines of the list at idx (strings).
+ * [-0, +0, v] */
+static void fill_raw(lua_State *L, named_feed *nf, int idx) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    for (lua_Integer i = 1; i <= n; i++) {
+        size_t len;
+        lua_rawgeti(L, idx, i);
+        const char *s = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "inputs.%s: raw lines must be strings", nf->name);
+        if (eddy_feed_add_raw(nf->feed, s, len) != 0)
+            luaL_error(L, "out of memory");
+        lua_pop(L, 1);
+    }
+}
+
+/* Fills a fixed feed from the list at idx: events, or { raw = lines }.
+ * [-0, +0, v] */
 static void fill_feed(lua_State *L, harness *h, const char *name, int idx) {
     named_feed *nf = add_feed(h, name, 0);
     char err[512];
     if (nf == NULL) luaL_error(L, "out of memory");
+    if (lua_getfield(L, idx, "raw") == LUA_TTABLE) {
+        fill_raw(L, nf, lua_gettop(L));
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);

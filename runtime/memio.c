@@ -17,7 +17,7 @@
 typedef struct record {
     char *val, *key, *side; /* key, side: NULL when none */
     size_t vlen, klen;
-    int has_ts;
+    int has_ts, raw; /* raw: val holds a line to decode, not codec bytes */
     int64_t ts;
 } record;
 
@@ -108,6 +108,24 @@ int eddy_feed_add(eddy_feed *f, lua_State *L, int idx, int key, int has_ts,
     r->ts = ts;
     f->rs.n++;
     return 0;
+}
+
+int eddy_feed_add_raw(eddy_feed *f, const char *line, size_t len) {
+    record *r = records_push(&f->rs);
+    if (r == NULL || (r->val = malloc(len ? len : 1)) == NULL) return -1;
+    memcpy(r->val, line, len);
+    r->vlen = len;
+    r->raw = 1;
+    f->rs.n++;
+    return 0;
+}
+
+int eddy_feed_raw(const eddy_feed *f, size_t i, const char **line,
+                  size_t *len) {
+    const record *r = &f->rs.r[i];
+    *line = r->val;
+    *len = r->vlen;
+    return r->raw;
 }
 
 int eddy_feed_get(const eddy_feed *f, size_t i, lua_State *L, int *has_ts,

@@ -27,6 +27,12 @@ int eddy_feed_live(const eddy_feed *f);
  * [-0, +0, m] */
 int eddy_feed_add(eddy_feed *f, lua_State *L, int idx, int key, int has_ts,
                   int64_t ts, char *err, size_t errlen);
+/* Appends a raw line (bytes as a file would hold them, without the
+ * newline): the source decodes it by its format. 0, or -1 (memory). */
+int eddy_feed_add_raw(eddy_feed *f, const char *line, size_t len);
+/* Whether value i is a raw line; then *line and *len give it. */
+int eddy_feed_raw(const eddy_feed *f, size_t i, const char **line,
+                  size_t *len);
 size_t eddy_feed_count(const eddy_feed *f);
 /* Pushes value i (from 0) and its key (nil when none); *has_ts and *ts
  * say its event time. 0, or -1 with err and nothing pushed.

@@ -27,6 +27,12 @@ static int ms_deliver(lua_State *L, void *ud) {
     int has_ts;
     int64_t ts;
     char err[256];
+    const char *line;
+    size_t len;
+    if (eddy_feed_raw(ms->feed, ms->pos, &line, &len)) { /* decode it */
+        eddy_source_line(ms->src, line, len, ms->pos);
+        return 0;
+    }
     if (eddy_feed_get(ms->feed, ms->pos, L, &has_ts, &ts, err, sizeof err))
         return luaL_error(L, "source %s: %s", eddy_source_name(ms->src), err);
     /* stack: ev key */

@@ -269,6 +269,18 @@ describe("testing.job", function()
     assert.equal(1, dead[1].position)
   end)
 
+  it("decodes raw lines as the source's format would; bad ones are dead letters", function()
+    local run = testing.job(DIR .. "strict.lua", { inputs = { nums = testing.raw{
+      '{"k":"a","n":1}', '{"k":"a","n":', '{"k":"a","n":2}' } } })
+    run:run()
+    assert.same({ { sum = 1 }, { sum = 3 } }, run:output("sums"))
+    local dead = run:dead_letters()
+    assert.equal(1, #dead)
+    assert.equal('{"k":"a","n":', dead[1].raw)
+    assert.equal(1, dead[1].position)
+    assert.matches("invalid JSON", dead[1].error)
+  end)
+
   it("raises the job's failure when it fails for good", function()
     local run = testing.job(DIR .. "failing.lua", { inputs = { nums = {
       { k = "a", n = 1 }, { k = "a", n = "oops" } } } })

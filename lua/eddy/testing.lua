@@ -230,6 +230,17 @@ end
 -- A whole job
 ---------------------------------------------------------------------------
 
+--- testing.raw{ line, ... } -> an input of raw lines: the source decodes
+-- them by its format, as it would a file's (bad ones go to the dead
+-- letters with their position).
+function testing.raw(lines)
+  if type(lines) ~= "table" then fail("testing.raw expects a list of lines", 2) end
+  for i, l in ipairs(lines) do
+    if type(l) ~= "string" then fail("testing.raw: line " .. i .. " is not a string", 2) end
+  end
+  return { raw = lines }
+end
+
 local Job = {}
 Job.__index = Job
 
