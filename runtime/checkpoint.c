@@ -40,13 +40,14 @@ struct eddy_ckpt {
     ev_async done;
     uint64_t last_id;
     unsigned long failures;
+    eddy_ckpt_stats st;       /* for metrics (failed: see failures) */
     const char *queued;       /* a trigger waiting for the write in flight */
     /* the checkpoint in flight */
     int in_flight;
     uint64_t id;
     const char *trigger;
     size_t keys, bytes;
-    int64_t t0, pause_ms;
+    int64_t t0, pause_ms, time_ms;
     /* shared with the writer thread, under mu */
     pthread_t writer;
     int writer_running, stop, have_work, work_done, result;
@@ -65,6 +66,10 @@ static void write_sidecar(const char *dir, const char *name,
 
 uint64_t eddy_ckpt_last(const eddy_ckpt *c) { return c->last_id; }
 unsigned long eddy_ckpt_failures(const eddy_ckpt *c) { return c->failures; }
+void eddy_ckpt_get_stats(const eddy_ckpt *c, eddy_ckpt_stats *st) {
+    *st = c->st;
+    st->failed = c->failures;
+}
 
 static void put_be64(char *p, uint64_t v) {
     for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (char)(v & 0xff);
@@ -117,7 +122,8 @@ static int put_record(eddy_ckpt *c, lua_State *L, int rec, char *err,
     lua_setfield(L, rec, "id");
     lua_pushstring(L, c->trigger);
     lua_setfield(L, rec, "trigger");
-    lua_pushinteger(L, eddy_clock_now(eddy_job_clock(c->job)));
+    c->time_ms = eddy_clock_now(eddy_job_clock(c->job));
+    lua_pushinteger(L, c->time_ms);
     lua_setfield(L, rec, "time");
     lua_pushinteger(L, (lua_Integer)c->keys);
     lua_setfield(L, rec, "keys");
@@ -173,6 +179,7 @@ static int begin(eddy_ckpt *c, const char *trigger) {
         if (strcmp(eddy_vm_error(vm), "failed") != 0) /* raised: memory */
             snprintf(c->err, sizeof c->err, "%s", eddy_vm_error(vm));
         c->failures++;
+        c->st.last_failed = 1;
         eddy_error("checkpoint %llu (%s) failed: %s; the previous checkpoint "
                    "stays in effect", (unsigned long long)c->id, trigger,
                    c->err);
@@ -195,6 +202,7 @@ static void complete(eddy_ckpt *c, int rc, const char *werr) {
     c->batch = NULL;
     if (rc != 0) {
         c->failures++;
+        c->st.last_failed = 1;
         eddy_graph_rollback(c->graph);
         eddy_error("checkpoint %llu (%s) failed: %s; the previous checkpoint "
                    "stays in effect", (unsigned long long)c->id, c->trigger,
@@ -203,6 +211,12 @@ static void complete(eddy_ckpt *c, int rc, const char *werr) {
     }
     eddy_graph_commit(c->graph);
     c->last_id = c->id;
+    c->st.completed++;
+    c->st.last_failed = 0;
+    c->st.last_time_ms = c->time_ms;
+    c->st.last_duration_ms = eddy_clock_mono_ms() - c->t0;
+    c->st.last_bytes = c->bytes;
+    c->st.bytes_total += c->bytes;
     char id[32];
     snprintf(id, sizeof id, "%llu\n", (unsigned long long)c->id);
     write_sidecar(c->dir, "LAST", id);
@@ -401,6 +415,9 @@ static int apply(eddy_ckpt *c, const char *dir, uint64_t id, eddy_buf *v,
     /* stack: record */
     rc = eddy_graph_restore(c->graph, L, -1, c->store, err, errlen);
     if (rc == 0) rc = eddy_job_restore_extra(c->job, L, -1, err, errlen);
+    lua_getfield(L, -1, "time");
+    c->st.last_time_ms = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
     lua_getfield(L, -1, "trigger");
     if (rc == 0)
         eddy_info("recovered from checkpoint %llu (%s) in %s",

@@ -42,6 +42,18 @@ int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen);
 /* Id of the last completed checkpoint (0: none). */
 uint64_t eddy_ckpt_last(const eddy_ckpt *c);
 unsigned long eddy_ckpt_failures(const eddy_ckpt *c);
+/* For metrics: what this checkpointer did (since it was made). */
+typedef struct eddy_ckpt_stats {
+    unsigned long completed, failed;
+    int last_failed;          /* the latest attempt failed */
+    int64_t last_time_ms;     /* processing time the last completed one
+                                 was taken (also one recovered from); 0:
+                                 none */
+    int64_t last_duration_ms; /* of the last one completed here: start
+                                 until durable */
+    unsigned long long last_bytes, bytes_total;
+} eddy_ckpt_stats;
+void eddy_ckpt_get_stats(const eddy_ckpt *c, eddy_ckpt_stats *st);
 
 /* Store keys of the checkpoint history (shared with `eddy checkpoints`):
  * 'c' + 8-byte big-endian id -> record; "mlast" -> 8-byte id of the last

@@ -370,3 +370,14 @@ int64_t eddy_graph_watermark(const eddy_graph *g) {
     }
     return live ? m : INT64_MIN;
 }
+
+int eddy_graph_nsources(const eddy_graph *g) { return g->nsources; }
+int eddy_graph_nops(const eddy_graph *g) { return g->nops; }
+int eddy_graph_nsinks(const eddy_graph *g) { return g->nsinks; }
+eddy_source *eddy_graph_source_at(const eddy_graph *g, int i) {
+    return g->sources[i];
+}
+eddy_op *eddy_graph_op_at(const eddy_graph *g, int i) { return g->ops[i]; }
+eddy_sink *eddy_graph_sink_at(const eddy_graph *g, int i) {
+    return g->sinks[i];
+}

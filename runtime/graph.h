@@ -54,6 +54,14 @@ int64_t eddy_graph_watermark(const eddy_graph *g);
 /* Finds a source, an operator by name (NULL if none). */
 struct eddy_source *eddy_graph_source(eddy_graph *g, const char *name);
 struct eddy_op *eddy_graph_op(eddy_graph *g, const char *name);
+/* For metrics: the graph's sources, operators and sinks by index
+ * (0 <= i < the count). */
+int eddy_graph_nsources(const eddy_graph *g);
+int eddy_graph_nops(const eddy_graph *g);
+int eddy_graph_nsinks(const eddy_graph *g);
+struct eddy_source *eddy_graph_source_at(const eddy_graph *g, int i);
+struct eddy_op *eddy_graph_op_at(const eddy_graph *g, int i);
+struct eddy_sink *eddy_graph_sink_at(const eddy_graph *g, int i);
 /* Finds a sink by name or path (NULL if none). */
 struct eddy_sink *eddy_graph_sink(eddy_graph *g, const char *name_or_path);
 

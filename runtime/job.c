@@ -24,6 +24,7 @@
 #include "coremod.h"
 #include "graph.h"
 #include "log.h"
+#include "observe.h"
 #include "restart.h"
 #include "sink.h"
 
@@ -78,6 +79,8 @@ struct eddy_job {
     unsigned long long dead_letters;
     ev_signal sigint, sigterm;
     ev_prepare flush;
+    char *metrics_addr;
+    eddy_obs *obs;              /* metrics and status (kept across restarts) */
 };
 
 eddy_vm *eddy_job_vm(eddy_job *job) { return job->vm; }
@@ -85,6 +88,11 @@ struct ev_loop *eddy_job_loop(eddy_job *job) { return job->loop; }
 eddy_clock *eddy_job_clock(eddy_job *job) { return job->clock; }
 const char *eddy_job_name(const eddy_job *job) { return job->name; }
 const char *eddy_job_dir(const eddy_job *job) { return job->dir; }
+eddy_graph *eddy_job_graph(eddy_job *job) { return job->graph; }
+eddy_ckpt *eddy_job_ckpt(eddy_job *job) { return job->ckpt; }
+unsigned long long eddy_job_dead_letters(const eddy_job *job) {
+    return job->dead_letters;
+}
 int eddy_job_failed(const eddy_job *job) { return job->failed; }
 int eddy_job_stopping(const eddy_job *job) { return job->stopping; }
 struct eddy_graph *eddy_job_graph(eddy_job *job) { return job->graph; }
@@ -520,6 +528,7 @@ eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen) {
     job->job_file = strdup(cfg->job_file);
     job->lua_dir = strdup(cfg->lua_dir);
     job->cfg_state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
+    job->metrics_addr = cfg->metrics_addr ? strdup(cfg->metrics_addr) : NULL;
     eddy_vm_set_limits(job->vm, 10000, 0);
     if (load_plan(job, cfg, err, errlen) != 0) {
         eddy_job_free(job);
@@ -587,6 +596,7 @@ static void watch_signals(eddy_job *job) {
 /* Ends the run: close hooks, durable sinks, summary. Returns exit code. */
 static int finish(eddy_job *job) {
     char err[512];
+    eddy_obs_finish(job->obs);
     if (job->graph == NULL) { /* failed while restarting */
         eddy_error("job %s failed: %s", job->name, job->failure);
         return 1;
@@ -655,6 +665,7 @@ static int start(eddy_job *job, char *err, size_t errlen) {
 
 /* Throws away the Lua state and the graph (not the store or the loop). */
 static void teardown(eddy_job *job) {
+    eddy_obs_fold(job->obs); /* totals go on counting after the restart */
     eddy_ckpt_free(job->ckpt);
     job->ckpt = NULL;
     if (job->graph) {
@@ -673,7 +684,7 @@ static void teardown(eddy_job *job) {
 /* Builds everything again from the job file and the last checkpoint. */
 static int rebuild(eddy_job *job, char *err, size_t errlen) {
     eddy_job_config cfg = {job->job_file, job->lua_dir, job->cfg_state_dir,
-                           0, 0, 0, NULL, NULL};
+                           0, 0, 0, NULL, NULL, job->metrics_addr};
     job->vm = eddy_vm_new();
     if (job->vm == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -690,6 +701,13 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents) {
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* Why the job failed, for the restart counters. */
+static const char *restart_cause(const eddy_job *job) {
+    if (job->fail_op) return "operator";
+    if (strncmp(job->failure, "error budget", 12) == 0) return "error_budget";
+    return "other";
+}
+
 /* The job failed: restarts it in this process if the strategy allows.
  * 0 restarted, -1 not (job->failure says why). */
 static int restart(eddy_job *job) {
@@ -704,6 +722,7 @@ static int restart(eddy_job *job) {
         }
         return -1;
     }
+    eddy_obs_restart(job->obs, restart_cause(job), job->failure);
     count_failure(job);
     job->restarts++;
     eddy_warn("job %s failed: %s", job->name, job->failure);
@@ -742,7 +761,8 @@ static int open_state(eddy_job *job, char *err, size_t errlen) {
 int eddy_job_run(eddy_job *job) {
     char err[2048];
     signal(SIGPIPE, SIG_IGN);
-    if (open_state(job, err, sizeof err) != 0) {
+    job->obs = eddy_obs_new(job, job->metrics_addr, err, sizeof err);
+    if (job->obs == NULL || open_state(job, err, sizeof err) != 0) {
         eddy_error("%s", err);
         return 1;
     }
@@ -797,6 +817,7 @@ uint64_t eddy_job_last_checkpoint(const eddy_job *job) {
 
 void eddy_job_free(eddy_job *job) {
     if (job == NULL) return;
+    eddy_obs_free(job->obs);
     eddy_ckpt_free(job->ckpt);
     eddy_graph_free(job->graph);
     eddy_sink_free(job->dlq);
@@ -816,6 +837,7 @@ void eddy_job_free(eddy_job *job) {
     free(job->job_file);
     free(job->lua_dir);
     free(job->cfg_state_dir);
+    free(job->metrics_addr);
     free(job->name);
     free(job->dir);
     free(job->state_dir);

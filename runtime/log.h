@@ -12,6 +12,10 @@ int eddy_log_enabled(int level);
 void eddy_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The status line shown below the log on a terminal (NULL or "": none):
+ * drawn now, erased before each log line and drawn again after it. */
+void eddy_log_status(const char *line);
+
 #define eddy_debug(...) eddy_log(EDDY_LOG_DEBUG, __VA_ARGS__)
 #define eddy_info(...) eddy_log(EDDY_LOG_INFO, __VA_ARGS__)
 #define eddy_warn(...) eddy_log(EDDY_LOG_WARN, __VA_ARGS__)

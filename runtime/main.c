@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "inspect.h"
 #include "job.h"
 #include "log.h"
@@ -19,7 +20,7 @@
 static const char usage[] =
     "usage: eddy <command> [args]\n"
     "\n"
-    "  run JOB.lua [--state-dir DIR] [--log-level LEVEL]\n"
+    "  run JOB.lua [--state-dir DIR] [--metrics HOST:PORT] [--log-level LEVEL]\n"
     "                        run a job until its bounded sources are drained\n"
     "                        (or SIGINT/SIGTERM); resumes from the last\n"
     "                        checkpoint in the state dir (default\n"
@@ -32,7 +33,10 @@ static const char usage[] =
     "  test [BUSTED ARGS]    run busted (Lua 5.4) with eddy's modules\n"
     "  --help, --version\n"
     "\n"
-    "Log levels: debug, info, warn, error (default info). Logs go to stderr.\n";
+    "--metrics serves Prometheus text at /metrics and JSON at /health\n"
+    "(HOST defaults to 127.0.0.1; PORT 0 picks a free port, logged).\n"
+    "Log levels: debug, info, warn, error (default info). Logs go to stderr;\n"
+    "on a terminal a status line shows events/s, lag and checkpoint age.\n";
 
 static int exists(const char *p) {
     struct stat st;
@@ -77,8 +81,14 @@ static int parse_run_opts(int argc, char **argv, eddy_job_config *cfg) {
                 return -1;
             }
         } else if (strcmp(a, "--metrics") == 0) {
-            i++;
-            eddy_warn("--metrics is not available in this build yet");
+            char host[256], err[512];
+            int port;
+            cfg->metrics_addr = argv[++i];
+            if (eddy_http_parse_addr(argv[i], host, sizeof host, &port, err,
+                                     sizeof err) != 0) {
+                fprintf(stderr, "eddy: %s\n", err);
+                return -1;
+            }
         } else {
             fprintf(stderr, "eddy: unknown option %s\n%s", a, usage);
             return -1;

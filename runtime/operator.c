@@ -35,6 +35,14 @@ void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
     *st = op->st;
     st->out = eddy_node_emitted(op->node);
     st->late = op->late;
+    st->reloads = op->reloads;
+    st->reload_failures = op->reload_failures;
+    st->timers = op->timers ? eddy_timers_count(op->timers) : 0;
+}
+
+size_t eddy_op_keys(eddy_op *op) {
+    if (op->state == NULL) return 0;
+    return eddy_opstate_count(op->state, eddy_vm_state(op->vm));
 }
 
 /* ---- ctx methods ------------------------------------------------------ */

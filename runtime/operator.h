@@ -67,7 +67,12 @@ int eddy_op_migrate_from(eddy_op *op, int64_t from, char *err, size_t n);
 
 typedef struct eddy_op_stats {
     unsigned long long in, out, errors, skipped, dead_letters, late;
+    unsigned long reloads, reload_failures;
+    size_t timers; /* pending */
 } eddy_op_stats;
 void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st);
+/* Keys with state held in memory (keyed operators; else 0). Walks them:
+ * for scrapes, not for the event path. [-0, +0, -] */
+size_t eddy_op_keys(eddy_op *op);
 
 #endif
