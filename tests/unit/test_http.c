@@ -1,0 +1,134 @@
+/* Unit tests for the HTTP request parser and --metrics addresses (http.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "tap.h"
+
+static int parse(const char *s, eddy_http_req *req) {
+    return eddy_http_parse(s, strlen(s), req);
+}
+
+static void test_good(void) {
+    eddy_http_req r;
+    const char *s = "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n";
+    TAP_OK(parse(s, &r) == (int)strlen(s), "a complete GET: head length");
+    TAP_STREQ(r.method, "GET", "method");
+    TAP_STREQ(r.path, "/metrics", "path");
+    TAP_OK(parse("GET /health?x=1 HTTP/1.0\n\n", &r) == 26,
+           "bare LF line ends, HTTP/1.0");
+    TAP_STREQ(r.path, "/health", "the query string is dropped");
+    s = "HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\nextra";
+    TAP_OK(parse(s, &r) == (int)strlen(s) - 5, "bytes after the head are "
+           "not part of it; Content-Length 0 is fine");
+    TAP_STREQ(r.method, "HEAD", "HEAD");
+    TAP_OK(parse("POST /metrics HTTP/1.1\r\n\r\n", &r) > 0 &&
+               strcmp(r.method, "POST") == 0,
+           "other methods parse (the server answers 405)");
+}
+
+static void test_incomplete(void) {
+    eddy_http_req r;
+    TAP_OK(parse("", &r) == 0, "nothing yet: more");
+    TAP_OK(parse("GE", &r) == 0, "a method prefix: more");
+    TAP_OK(parse("GET /metr", &r) == 0, "half a request line: more");
+    TAP_OK(parse("GET / HTTP/1.1\r\nHost: x\r\n", &r) == 0,
+           "headers without the blank line: more");
+    TAP_OK(parse("GET / HTTP/1.1\r\nHo", &r) == 0, "half a header: more");
+}
+
+static void test_bad(void) {
+    eddy_http_req r;
+    TAP_OK(parse("get / HTTP/1.1\r\n\r\n", &r) == -400, "lowercase method");
+    TAP_OK(parse("\x16\x03\x01\x02", &r) == -400,
+           "a TLS hello is rejected at once");
+    TAP_OK(parse("hello\n", &r) == -400, "garbage line");
+    TAP_OK(parse("GET metrics HTTP/1.1\r\n\r\n", &r) == -400,
+           "a target not starting with /");
+    TAP_OK(parse("GET /\r\n\r\n", &r) == -400, "HTTP/0.9 style");
+    TAP_OK(parse("GET / HTTP/2.0\r\n\r\n", &r) == -505, "HTTP/2.0: 505");
+    TAP_OK(parse("GET / HTTP/1.1 x\r\n\r\n", &r) == -400, "junk after version");
+    TAP_OK(parse("GET /a b HTTP/1.1\r\n\r\n", &r) == -400, "space in target");
+    TAP_OK(parse("GET / HTTP/1.1\r\nNo colon\r\n\r\n", &r) == -400,
+           "a header without a colon");
+    TAP_OK(parse("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", &r) == -400,
+           "a space in a header name");
+    TAP_OK(parse("GET / HTTP/1.1\r\nA: x\r\n folded\r\n\r\n", &r) == -400,
+           "obsolete line folding");
+    TAP_OK(parse("GET / HTTP/1.1\r\nA: x\x01y\r\n\r\n", &r) == -400,
+           "a control character in a value");
+    TAP_OK(parse("GET / HTTP/1.1\r\nContent-Length: 12\r\n\r\n", &r) == -413,
+           "a body: 413");
+    TAP_OK(parse("GET / HTTP/1.1\r\ncontent-length: x\r\n\r\n", &r) == -400,
+           "a bad Content-Length");
+    TAP_OK(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 &r) == -413,
+           "a chunked body: 413");
+}
+
+static void test_limits(void) {
+    eddy_http_req r;
+    size_t n = EDDY_HTTP_MAX_TARGET + 100;
+    char *s = malloc(n + 64);
+    strcpy(s, "GET /");
+    memset(s + 5, 'a', n);
+    strcpy(s + 5 + n, " HTTP/1.1\r\n\r\n");
+    TAP_OK(parse(s, &r) == -414, "a target over the limit: 414");
+    s[5 + n] = '\0';
+    TAP_OK(parse(s, &r) == -414, "and before its line ends");
+    free(s);
+    s = malloc(EDDY_HTTP_MAX_HEAD + 1);
+    strcpy(s, "GET / HTTP/1.1\r\n");
+    size_t o = strlen(s);
+    while (o + 12 < EDDY_HTTP_MAX_HEAD) memcpy(s + o, "X-Pad: yyy\r\n", 12), o += 12;
+    memset(s + o, 'z', EDDY_HTTP_MAX_HEAD - o);
+    TAP_OK(eddy_http_parse(s, EDDY_HTTP_MAX_HEAD, &r) == -431,
+           "a head filling the buffer without its end: 431");
+    free(s);
+    char many[4096] = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 120; i++) strcat(many, "A: b\r\n");
+    strcat(many, "\r\n");
+    TAP_OK(parse(many, &r) == -431, "more than 100 headers: 431");
+}
+
+static void test_addr(void) {
+    char host[64], err[256];
+    int port = -1;
+    TAP_OK(eddy_http_parse_addr("127.0.0.1:9100", host, sizeof host, &port,
+                                err, sizeof err) == 0 &&
+               strcmp(host, "127.0.0.1") == 0 && port == 9100,
+           "HOST:PORT");
+    TAP_OK(eddy_http_parse_addr("9100", host, sizeof host, &port, err,
+                                sizeof err) == 0 &&
+               strcmp(host, "127.0.0.1") == 0 && port == 9100,
+           "PORT alone: loopback");
+    TAP_OK(eddy_http_parse_addr(":0", host, sizeof host, &port, err,
+                                sizeof err) == 0 &&
+               strcmp(host, "127.0.0.1") == 0 && port == 0,
+           ":PORT: loopback, port 0");
+    TAP_OK(eddy_http_parse_addr("[::1]:80", host, sizeof host, &port, err,
+                                sizeof err) == 0 &&
+               strcmp(host, "::1") == 0 && port == 80,
+           "[IPv6]:PORT");
+    TAP_OK(eddy_http_parse_addr("0.0.0.0:8080", host, sizeof host, &port, err,
+                                sizeof err) == 0 &&
+               strcmp(host, "0.0.0.0") == 0,
+           "all interfaces when asked");
+    const char *bad[] = {"", "host:", "host:x", "host:70000", "::1:80",
+                         "h:-1", NULL};
+    for (int i = 0; bad[i]; i++)
+        TAP_OK(eddy_http_parse_addr(bad[i], host, sizeof host, &port, err,
+                                    sizeof err) == -1 &&
+                   strstr(err, "HOST:PORT") != NULL,
+               "bad address \"%s\" is refused", bad[i]);
+}
+
+int main(void) {
+    test_good();
+    test_incomplete();
+    test_bad();
+    test_limits();
+    test_addr();
+    return tap_done();
+}
