@@ -314,6 +314,7 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     client *c = w->data;
+    ev_ref(loop); /* the expired timer stopped: balance its ev_unref */
     if (c->state == C_READ) { /* too slow to ask: 408, best effort */
         static const char msg[] = "HTTP/1.1 408 Request Timeout\r\n"
                                   "Content-Length: 0\r\nConnection: close"
