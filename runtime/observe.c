@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "sink.h"
 #include "status.h"
 
 struct eddy_obs {
@@ -99,6 +100,17 @@ static int handle(void *ud, const eddy_http_req *req, eddy_buf *body,
     return 404;
 }
 
+/* A status line fits when stderr is a terminal that no stdout sink writes
+ * to as well (its lines would run into the status line). */
+static int wants_status(eddy_job *job) {
+    if (!isatty(STDERR_FILENO)) return 0;
+    eddy_graph *g = eddy_job_graph(job);
+    if (g == NULL || !isatty(STDOUT_FILENO)) return 1;
+    for (int i = 0; i < eddy_graph_nsinks(g); i++)
+        if (eddy_sink_path(eddy_graph_sink_at(g, i)) == NULL) return 0;
+    return 1;
+}
+
 eddy_obs *eddy_obs_new(eddy_job *job, const char *metrics_addr, char *err,
                        size_t errlen) {
     eddy_obs *o = calloc(1, sizeof *o);
@@ -119,7 +131,7 @@ eddy_obs *eddy_obs_new(eddy_job *job, const char *metrics_addr, char *err,
         eddy_info("metrics: /metrics and /health on %s (port %d)",
                   metrics_addr, eddy_http_port(o->http));
     }
-    if (isatty(STDERR_FILENO))
+    if (wants_status(job))
         o->status = eddy_status_new(loop, eddy_job_name(job), status_sample, o);
     return o;
 }

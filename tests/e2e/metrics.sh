@@ -226,3 +226,7 @@ is "$(wc -l < out3.txt | tr -d ' ')" "1500" "and the job's output is complete"
 ! grep -q 'ev/s' plain.txt
 ok $? "not a terminal: no status line, plain log lines"
 contains "$(cat plain.txt)" "eddy info: checkpoint" "one per checkpoint"
+sed 's/eddy.sink.file{ path = "out3.txt", format = "lines" }/eddy.sink.stdout{ format = "lines" }/' tty.lua > tty_stdout.lua
+timeout 60 script -qfec "'$EDDY' run tty_stdout.lua --state-dir st3c" /dev/null > tty2.txt 2>&1
+! grep -q 'ev/s' tty2.txt && grep -q '^1500' tty2.txt
+ok $? "a stdout sink on the same terminal: no status line to run into its lines"
