@@ -27,7 +27,9 @@ void eddy_obs_fold(eddy_obs *o);
 /* The job is ending: removes the status line. */
 void eddy_obs_finish(eddy_obs *o);
 /* The current picture (retained counters plus the running graph); keys:
- * also count the keys in state (walks them). 0, or -1 when out of memory.
+ * also the keys in state (counted again when the last count is over a
+ * second old and over 100 times its own cost old, else that count).
+ * 0, or -1 when out of memory.
  * Free it with eddy_jobstats_free. */
 int eddy_obs_sample(eddy_obs *o, eddy_jobstats *s, int keys);
 

@@ -82,7 +82,8 @@ wait_metric "$SRC" 12
 ok $? "7 more lines appended: the source counts 12"
 wait_metric "$SNK" 12
 ok $? "and the sink 12"
-is "$(metric 'eddy_state_keys{operator="count"}')" "12" "12 keys in state"
+wait_metric 'eddy_state_keys{operator="count"}' 12
+ok $? "12 keys in state"
 printf 'skip me\ndead\n' >> in.txt
 wait_metric "$OPI" 14
 ok $? "two failing lines: the operator took 14 events"
