@@ -33,12 +33,24 @@ static int per_node(eddy_buf *b, const eddy_jobstats *s, int kind,
     return rc;
 }
 
-static double v_in(const eddy_nodestats *n) { return (double)n->in; }
-static double v_out(const eddy_nodestats *n) { return (double)n->out; }
-static double v_bad(const eddy_nodestats *n) { return (double)n->bad; }
-static double v_late(const eddy_nodestats *n) { return (double)n->late; }
-static double v_keys(const eddy_nodestats *n) { return (double)n->keys; }
-static double v_timers(const eddy_nodestats *n) { return (double)n->timers; }
+static double v_in(const eddy_nodestats *n) {
+    return (double)n->in;
+}
+static double v_out(const eddy_nodestats *n) {
+    return (double)n->out;
+}
+static double v_bad(const eddy_nodestats *n) {
+    return (double)n->bad;
+}
+static double v_late(const eddy_nodestats *n) {
+    return (double)n->late;
+}
+static double v_keys(const eddy_nodestats *n) {
+    return (double)n->keys;
+}
+static double v_timers(const eddy_nodestats *n) {
+    return (double)n->timers;
+}
 
 static int node_families(eddy_buf *b, const eddy_jobstats *s) {
     int rc = 0;
@@ -56,15 +68,13 @@ static int node_families(eddy_buf *b, const eddy_jobstats *s) {
                    v_bad);
     FAM(b, "eddy_late_events_total", "counter",
         "Events behind the operator's watermark (side output late).");
-    rc |= per_node(b, s, EDDY_NODE_OPERATOR, "eddy_late_events_total",
-                   v_late);
+    rc |= per_node(b, s, EDDY_NODE_OPERATOR, "eddy_late_events_total", v_late);
     FAM(b, "eddy_state_keys", "gauge",
         "Keys with state held in memory by a keyed operator.");
     rc |= per_node(b, s, EDDY_NODE_OPERATOR, "eddy_state_keys", v_keys);
     FAM(b, "eddy_timers_pending", "gauge",
         "Pending timers (processing and event time) of an operator.");
-    rc |= per_node(b, s, EDDY_NODE_OPERATOR, "eddy_timers_pending",
-                   v_timers);
+    rc |= per_node(b, s, EDDY_NODE_OPERATOR, "eddy_timers_pending", v_timers);
     return rc;
 }
 
@@ -95,8 +105,8 @@ static int op_families(eddy_buf *b, const eddy_jobstats *s) {
         const char *ok[] = {"operator", n->name, "result", "ok", NULL};
         const char *ko[] = {"operator", n->name, "result", "failed", NULL};
         rc |= eddy_metrics_count(b, "eddy_reloads_total", ok, n->reloads);
-        rc |= eddy_metrics_count(b, "eddy_reloads_total", ko,
-                                 n->reload_failures);
+        rc |=
+            eddy_metrics_count(b, "eddy_reloads_total", ko, n->reload_failures);
     }
     return rc;
 }
@@ -119,8 +129,8 @@ static int watermark_families(eddy_buf *b, const eddy_jobstats *s) {
         const eddy_nodestats *n = &s->nodes[i];
         const char *l[] = {"source", n->name, NULL};
         if (n->kind == EDDY_NODE_SOURCE && n->has_wm)
-            rc |= eddy_metrics_sample(b, "eddy_source_watermark_lag_seconds",
-                                      l, (double)(s->now_ms - n->wm) / 1000.0);
+            rc |= eddy_metrics_sample(b, "eddy_source_watermark_lag_seconds", l,
+                                      (double)(s->now_ms - n->wm) / 1000.0);
     }
     return rc;
 }
@@ -132,24 +142,24 @@ static int ckpt_families(eddy_buf *b, const eddy_jobstats *s) {
     rc |= eddy_metrics_count(b, "eddy_checkpoints_total", NULL, c->completed);
     FAM(b, "eddy_checkpoints_failed_total", "counter",
         "Checkpoints that failed (the previous one stays in effect).");
-    rc |= eddy_metrics_count(b, "eddy_checkpoints_failed_total", NULL,
-                             c->failed);
+    rc |=
+        eddy_metrics_count(b, "eddy_checkpoints_failed_total", NULL, c->failed);
     FAM(b, "eddy_checkpoint_written_bytes_total", "counter",
         "Bytes of state written by completed checkpoints.");
     rc |= eddy_metrics_count(b, "eddy_checkpoint_written_bytes_total", NULL,
                              c->bytes_total);
     FAM(b, "eddy_checkpoint_last_id", "gauge",
         "Id of the last completed checkpoint (0: none).");
-    rc |= eddy_metrics_count(b, "eddy_checkpoint_last_id", NULL,
-                             s->last_ckpt_id);
+    rc |=
+        eddy_metrics_count(b, "eddy_checkpoint_last_id", NULL, s->last_ckpt_id);
     FAM(b, "eddy_checkpoint_last_failed", "gauge",
         "1 when the latest checkpoint attempt failed.");
     rc |= eddy_metrics_sample(b, "eddy_checkpoint_last_failed", NULL,
                               c->last_failed);
     FAM(b, "eddy_checkpoint_last_duration_seconds", "gauge",
         "Time the last checkpoint took from its start until durable.");
-    rc |= eddy_metrics_sample(b, "eddy_checkpoint_last_duration_seconds",
-                              NULL, (double)c->last_duration_ms / 1000.0);
+    rc |= eddy_metrics_sample(b, "eddy_checkpoint_last_duration_seconds", NULL,
+                              (double)c->last_duration_ms / 1000.0);
     FAM(b, "eddy_checkpoint_last_bytes", "gauge",
         "Bytes of state the last checkpoint wrote.");
     rc |= eddy_metrics_count(b, "eddy_checkpoint_last_bytes", NULL,
@@ -157,8 +167,8 @@ static int ckpt_families(eddy_buf *b, const eddy_jobstats *s) {
     if (c->last_time_ms <= 0) return rc;
     FAM(b, "eddy_checkpoint_last_timestamp_seconds", "gauge",
         "When the last completed checkpoint was taken.");
-    rc |= eddy_metrics_sample(b, "eddy_checkpoint_last_timestamp_seconds",
-                              NULL, (double)c->last_time_ms / 1000.0);
+    rc |= eddy_metrics_sample(b, "eddy_checkpoint_last_timestamp_seconds", NULL,
+                              (double)c->last_time_ms / 1000.0);
     FAM(b, "eddy_checkpoint_last_age_seconds", "gauge",
         "Time since the last completed checkpoint was taken.");
     rc |= eddy_metrics_sample(b, "eddy_checkpoint_last_age_seconds", NULL,
@@ -187,8 +197,8 @@ static int job_families(eddy_buf *b, const eddy_jobstats *s, const char *job,
     }
     FAM(b, "eddy_dead_letters_total", "counter",
         "Records written to the dead-letter sink.");
-    rc |= eddy_metrics_count(b, "eddy_dead_letters_total", NULL,
-                             s->dead_letters);
+    rc |=
+        eddy_metrics_count(b, "eddy_dead_letters_total", NULL, s->dead_letters);
     FAM(b, "eddy_lua_memory_bytes", "gauge", "The job's Lua heap.");
     rc |= eddy_metrics_count(b, "eddy_lua_memory_bytes", NULL, s->lua_bytes);
     FAM(b, "eddy_http_rejected_total", "counter",
@@ -214,15 +224,21 @@ int eddy_expose_json_string(eddy_buf *b, const char *s) {
     int rc = eddy_buf_addc(b, '"');
     for (; *s && rc == 0; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') rc = eddy_buf_addf(b, "\\%c", c);
-        else if (c == '\n') rc = eddy_buf_adds(b, "\\n");
-        else if (c < 0x20 || c == 0x7f) rc = eddy_buf_addf(b, "\\u%04x", c);
-        else rc = eddy_buf_addc(b, (char)c);
+        if (c == '"' || c == '\\')
+            rc = eddy_buf_addf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = eddy_buf_adds(b, "\\n");
+        else if (c < 0x20 || c == 0x7f)
+            rc = eddy_buf_addf(b, "\\u%04x", c);
+        else
+            rc = eddy_buf_addc(b, (char)c);
     }
     return rc == 0 ? eddy_buf_addc(b, '"') : -1;
 }
 
-static double secs(int64_t ms) { return (double)ms / 1000.0; }
+static double secs(int64_t ms) {
+    return (double)ms / 1000.0;
+}
 
 static int health_ckpt(eddy_buf *b, const eddy_jobstats *s) {
     const eddy_ckpt_stats *c = &s->ckpt;
@@ -233,11 +249,12 @@ static int health_ckpt(eddy_buf *b, const eddy_jobstats *s) {
                             secs(s->now_ms - c->last_time_ms));
     else
         rc |= eddy_buf_adds(b, "\"last_age_seconds\":null,");
-    rc |= eddy_buf_addf(b, "\"last_duration_seconds\":%.3f,\"last_bytes\":"
+    rc |= eddy_buf_addf(b,
+                        "\"last_duration_seconds\":%.3f,\"last_bytes\":"
                         "%llu,\"completed\":%lu,\"failed\":%lu,"
-                        "\"last_failed\":%s},", secs(c->last_duration_ms),
-                        c->last_bytes, c->completed, c->failed,
-                        c->last_failed ? "true" : "false");
+                        "\"last_failed\":%s},",
+                        secs(c->last_duration_ms), c->last_bytes, c->completed,
+                        c->failed, c->last_failed ? "true" : "false");
     return rc;
 }
 
@@ -251,12 +268,13 @@ static int health_node(eddy_buf *b, const eddy_nodestats *n,
             rc |= eddy_buf_addf(b, ",\"watermark_lag_seconds\":%.3f",
                                 secs(s->now_ms - n->wm));
     } else if (n->kind == EDDY_NODE_OPERATOR) {
-        rc |= eddy_buf_addf(b, ",\"errors\":%llu,\"skipped\":%llu,"
+        rc |= eddy_buf_addf(b,
+                            ",\"errors\":%llu,\"skipped\":%llu,"
                             "\"dead_letters\":%llu,\"late\":%llu,\"keys\":"
                             "%zu,\"timers\":%zu,\"reloads\":%llu,"
-                            "\"reload_failures\":%llu", n->errors, n->skipped,
-                            n->dead_letters, n->late, n->keys, n->timers,
-                            n->reloads, n->reload_failures);
+                            "\"reload_failures\":%llu",
+                            n->errors, n->skipped, n->dead_letters, n->late,
+                            n->keys, n->timers, n->reloads, n->reload_failures);
     }
     return rc | eddy_buf_addc(b, '}');
 }

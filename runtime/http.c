@@ -74,8 +74,7 @@ static int is_tchar(unsigned char c) {
 static int parse_request_line(const char *l, size_t n, eddy_http_req *req) {
     size_t i = 0, m = 0;
     while (i < n && l[i] >= 'A' && l[i] <= 'Z') i++;
-    if (i == 0 || i >= sizeof req->method || i >= n || l[i] != ' ')
-        return -400;
+    if (i == 0 || i >= sizeof req->method || i >= n || l[i] != ' ') return -400;
     memcpy(req->method, l, i);
     req->method[i] = '\0';
     size_t t = ++i;
@@ -90,8 +89,8 @@ static int parse_request_line(const char *l, size_t n, eddy_http_req *req) {
     size_t vn = n - i - 1;
     if (vn == 8 && memcmp(v, "HTTP/1.", 7) == 0 && (v[7] == '0' || v[7] == '1'))
         return 0;
-    if (vn == 8 && memcmp(v, "HTTP/", 5) == 0 && v[6] == '.' &&
-        v[5] >= '0' && v[5] <= '9' && v[7] >= '0' && v[7] <= '9')
+    if (vn == 8 && memcmp(v, "HTTP/", 5) == 0 && v[6] == '.' && v[5] >= '0' &&
+        v[5] <= '9' && v[7] >= '0' && v[7] <= '9')
         return -505;
     return -400;
 }
@@ -130,8 +129,7 @@ static int parse_partial_line(const char *buf, size_t len) {
 int eddy_http_parse(const char *buf, size_t len, eddy_http_req *req) {
     size_t off = 0, n;
     const char *l;
-    if (!next_line(buf, len, &off, &l, &n))
-        return parse_partial_line(buf, len);
+    if (!next_line(buf, len, &off, &l, &n)) return parse_partial_line(buf, len);
     int rc = parse_request_line(l, n, req);
     if (rc != 0) return rc;
     for (int headers = 0;; headers++) {
@@ -144,22 +142,26 @@ int eddy_http_parse(const char *buf, size_t len, eddy_http_req *req) {
     }
 }
 
-int eddy_http_parse_addr(const char *s, char *host, size_t hostlen,
-                         int *port, char *err, size_t errlen) {
+int eddy_http_parse_addr(const char *s, char *host, size_t hostlen, int *port,
+                         char *err, size_t errlen) {
     const char *p = strrchr(s, ':'), *h = s;
     size_t hn = p ? (size_t)(p - s) : 0;
     if (p == NULL) p = s - 1; /* "PORT" alone */
     if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') h++, hn -= 2;
     char *end;
     long v = strtol(p + 1, &end, 10);
-    if (p[1] == '\0' || *end != '\0' || v < 0 || v > 65535 ||
-        hn >= hostlen || (hn > 0 && memchr(h, ':', hn) && s[0] != '[')) {
-        snprintf(err, errlen, "--metrics %s: expected HOST:PORT (e.g. "
-                 "127.0.0.1:9100)", s);
+    if (p[1] == '\0' || *end != '\0' || v < 0 || v > 65535 || hn >= hostlen ||
+        (hn > 0 && memchr(h, ':', hn) && s[0] != '[')) {
+        snprintf(err, errlen,
+                 "--metrics %s: expected HOST:PORT (e.g. "
+                 "127.0.0.1:9100)",
+                 s);
         return -1;
     }
-    if (hn > 0) snprintf(host, hostlen, "%.*s", (int)hn, h);
-    else snprintf(host, hostlen, "127.0.0.1");
+    if (hn > 0)
+        snprintf(host, hostlen, "%.*s", (int)hn, h);
+    else
+        snprintf(host, hostlen, "127.0.0.1");
     *port = (int)v;
     return 0;
 }
@@ -168,18 +170,30 @@ int eddy_http_parse_addr(const char *s, char *host, size_t hostlen,
 
 static const char *reason(int status) {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
     }
 }
 
@@ -205,8 +219,10 @@ static void client_close(client *c) {
     }
     close(c->io.fd);
     eddy_buf_free(&c->out);
-    if (c->prev) c->prev->next = c->next;
-    else s->clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     s->nclients--;
     free(c);
@@ -228,8 +244,8 @@ static void client_linger(client *c) {
 /* Writes what the socket takes; once all is out, lingers. */
 static void client_write(client *c) {
     while (c->sent < c->out.len) {
-        ssize_t n = send(c->io.fd, c->out.data + c->sent,
-                         c->out.len - c->sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->io.fd, c->out.data + c->sent, c->out.len - c->sent,
+                         MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
             if (c->state != C_WRITE) io_set(c, EV_WRITE);
@@ -253,10 +269,12 @@ static void respond(client *c, int status, const char *ctype,
                     const eddy_buf *body, int head_only) {
     eddy_buf *o = &c->out;
     size_t blen = body ? body->len : 0;
-    eddy_buf_addf(o, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+    eddy_buf_addf(o,
+                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                   "Content-Length: %zu\r\nConnection: close\r\n"
-                  "Cache-Control: no-store\r\n%s\r\n", status, reason(status),
-                  ctype, blen, status == 405 ? "Allow: GET, HEAD\r\n" : "");
+                  "Cache-Control: no-store\r\n%s\r\n",
+                  status, reason(status), ctype, blen,
+                  status == 405 ? "Allow: GET, HEAD\r\n" : "");
     if (body && !head_only) eddy_buf_add(o, body->data, body->len);
     client_write(c);
 }
@@ -301,15 +319,20 @@ static void client_read(client *c) {
     io_set(c, 0);
     c->state = C_WRITE;
     if (rc < 0) c->srv->rejected++;
-    if (rc < 0) respond_error(c, -rc);
-    else dispatch(c, &req);
+    if (rc < 0)
+        respond_error(c, -rc);
+    else
+        dispatch(c, &req);
 }
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents) {
     client *c = w->data;
-    if (c->state == C_READ) client_read(c);
-    else if (c->state == C_WRITE) client_write(c);
-    else client_linger(c);
+    if (c->state == C_READ)
+        client_read(c);
+    else if (c->state == C_WRITE)
+        client_write(c);
+    else
+        client_linger(c);
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -319,8 +342,8 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
         static const char msg[] = "HTTP/1.1 408 Request Timeout\r\n"
                                   "Content-Length: 0\r\nConnection: close"
                                   "\r\n\r\n";
-        ssize_t n = send(c->io.fd, msg, sizeof msg - 1,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(c->io.fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n;
         c->srv->rejected++;
     }
@@ -383,8 +406,8 @@ static int listen_on(eddy_http *s, const char *host, int port, char *err,
         snprintf(err, errlen, "--metrics %s: %s", host, gai_strerror(rc));
         return -1;
     }
-    s->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   0);
+    s->fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (s->fd >= 0)
         setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -433,7 +456,9 @@ eddy_http *eddy_http_start(struct ev_loop *loop, const char *addr,
     return s;
 }
 
-int eddy_http_port(const eddy_http *s) { return s->port; }
+int eddy_http_port(const eddy_http *s) {
+    return s->port;
+}
 
 unsigned long long eddy_http_rejected(const eddy_http *s) {
     return s->rejected;

@@ -31,8 +31,8 @@ int eddy_http_parse(const char *buf, size_t len, eddy_http_req *req);
 
 /* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host: 127.0.0.1).
  * 0, or -1 with err. */
-int eddy_http_parse_addr(const char *s, char *host, size_t hostlen,
-                         int *port, char *err, size_t errlen);
+int eddy_http_parse_addr(const char *s, char *host, size_t hostlen, int *port,
+                         char *err, size_t errlen);
 
 /* Answers one request: fills body and *ctype and returns the status. */
 typedef int (*eddy_http_handler)(void *ud, const eddy_http_req *req,

@@ -17,10 +17,12 @@
 #include "sink.h"
 #include "source.h"
 
-const char *const eddy_restart_causes[EDDY_NCAUSES] = {
-    "operator", "error_budget", "other"};
+const char *const eddy_restart_causes[EDDY_NCAUSES] = {"operator",
+                                                       "error_budget", "other"};
 
-void eddy_jobstats_init(eddy_jobstats *s) { memset(s, 0, sizeof *s); }
+void eddy_jobstats_init(eddy_jobstats *s) {
+    memset(s, 0, sizeof *s);
+}
 
 void eddy_jobstats_free(eddy_jobstats *s) {
     for (int i = 0; i < s->nnodes; i++) free(s->nodes[i].name);
@@ -87,9 +89,12 @@ static int add_ops(eddy_jobstats *s, eddy_graph *g, int gauges, int keys) {
         if (d == NULL) return -1;
         eddy_op_stats st;
         eddy_op_get_stats(op, &st);
-        eddy_nodestats n = {.in = st.in, .out = st.out, .errors = st.errors,
+        eddy_nodestats n = {.in = st.in,
+                            .out = st.out,
+                            .errors = st.errors,
                             .skipped = st.skipped,
-                            .dead_letters = st.dead_letters, .late = st.late,
+                            .dead_letters = st.dead_letters,
+                            .late = st.late,
                             .reloads = st.reloads,
                             .reload_failures = st.reload_failures};
         add_counters(d, &n);

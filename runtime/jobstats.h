@@ -12,8 +12,7 @@
 enum { EDDY_NODE_SOURCE, EDDY_NODE_OPERATOR, EDDY_NODE_SINK };
 /* Restart causes: an operator error under on_error = "fail" (timeouts and
  * memory included), the error budget, anything else (a sink, a source). */
-enum { EDDY_CAUSE_OPERATOR, EDDY_CAUSE_BUDGET, EDDY_CAUSE_OTHER,
-       EDDY_NCAUSES };
+enum { EDDY_CAUSE_OPERATOR, EDDY_CAUSE_BUDGET, EDDY_CAUSE_OTHER, EDDY_NCAUSES };
 extern const char *const eddy_restart_causes[EDDY_NCAUSES];
 
 typedef struct eddy_nodestats {
@@ -37,7 +36,7 @@ typedef struct eddy_jobstats {
     unsigned long restarts[EDDY_NCAUSES];
     unsigned long long dead_letters;
     size_t lua_bytes;
-    int running;            /* 0 while waiting to restart */
+    int running;                /* 0 while waiting to restart */
     int64_t now_ms, started_ms; /* processing time */
 } eddy_jobstats;
 

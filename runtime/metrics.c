@@ -14,10 +14,14 @@
 int eddy_metrics_escape(eddy_buf *b, const char *s) {
     int rc = 0;
     for (; *s && rc == 0; s++) {
-        if (*s == '\\') rc = eddy_buf_adds(b, "\\\\");
-        else if (*s == '"') rc = eddy_buf_adds(b, "\\\"");
-        else if (*s == '\n') rc = eddy_buf_adds(b, "\\n");
-        else rc = eddy_buf_addc(b, *s);
+        if (*s == '\\')
+            rc = eddy_buf_adds(b, "\\\\");
+        else if (*s == '"')
+            rc = eddy_buf_adds(b, "\\\"");
+        else if (*s == '\n')
+            rc = eddy_buf_adds(b, "\\n");
+        else
+            rc = eddy_buf_addc(b, *s);
     }
     return rc;
 }
@@ -26,9 +30,12 @@ int eddy_metrics_escape(eddy_buf *b, const char *s) {
 static int escape_help(eddy_buf *b, const char *s) {
     int rc = 0;
     for (; *s && rc == 0; s++) {
-        if (*s == '\\') rc = eddy_buf_adds(b, "\\\\");
-        else if (*s == '\n') rc = eddy_buf_adds(b, "\\n");
-        else rc = eddy_buf_addc(b, *s);
+        if (*s == '\\')
+            rc = eddy_buf_adds(b, "\\\\");
+        else if (*s == '\n')
+            rc = eddy_buf_adds(b, "\\n");
+        else
+            rc = eddy_buf_addc(b, *s);
     }
     return rc;
 }
@@ -73,9 +80,8 @@ int eddy_metrics_sample(eddy_buf *b, const char *name,
     return eddy_buf_addc(b, '\n');
 }
 
-int eddy_metrics_count(eddy_buf *b, const char *name,
-                       const char *const *labels, unsigned long long v) {
-    if (eddy_buf_adds(b, name) != 0 || labels_out(b, labels) != 0)
-        return -1;
+int eddy_metrics_count(eddy_buf *b, const char *name, const char *const *labels,
+                       unsigned long long v) {
+    if (eddy_buf_adds(b, name) != 0 || labels_out(b, labels) != 0) return -1;
     return eddy_buf_addf(b, " %llu\n", v);
 }

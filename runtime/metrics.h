@@ -16,8 +16,8 @@ int eddy_metrics_family(eddy_buf *b, const char *name, const char *type,
 int eddy_metrics_sample(eddy_buf *b, const char *name,
                         const char *const *labels, double v);
 /* The same for a counter, exact beyond 2^53. */
-int eddy_metrics_count(eddy_buf *b, const char *name,
-                       const char *const *labels, unsigned long long v);
+int eddy_metrics_count(eddy_buf *b, const char *name, const char *const *labels,
+                       unsigned long long v);
 /* A label value as Prometheus escapes it: backslash, double quote and
  * newline become \\, \" and \n. */
 int eddy_metrics_escape(eddy_buf *b, const char *s);

@@ -32,8 +32,8 @@ struct eddy_obs {
     eddy_job *job;
     eddy_http *http;
     eddy_status *status;
-    eddy_jobstats retained; /* counters of graphs restarts threw away */
-    eddy_jobstats keys;     /* the last key count per operator */
+    eddy_jobstats retained;     /* counters of graphs restarts threw away */
+    eddy_jobstats keys;         /* the last key count per operator */
     int64_t keys_at, keys_cost; /* when it was taken (0: never), its cost */
     int64_t started_ms;
     char last_failure[1024];
@@ -58,8 +58,8 @@ static void recall_keys(eddy_obs *o, eddy_jobstats *s) {
 /* Adds the running graph to s, counting keys when it is time to. */
 static int add_live(eddy_obs *o, eddy_graph *g, eddy_jobstats *s, int keys) {
     int64_t t0 = eddy_clock_mono_ms();
-    int64_t every = o->keys_cost * 100 > KEYS_EVERY_MS ? o->keys_cost * 100
-                                                       : KEYS_EVERY_MS;
+    int64_t every =
+        o->keys_cost * 100 > KEYS_EVERY_MS ? o->keys_cost * 100 : KEYS_EVERY_MS;
     int walk = keys && (o->keys_at == 0 || t0 - o->keys_at >= every);
     if (eddy_jobstats_add_graph(s, g, 1, walk) != 0) return -1;
     if (walk) {
@@ -169,8 +169,8 @@ eddy_obs *eddy_obs_new(eddy_job *job, const char *metrics_addr, char *err,
             eddy_obs_free(o);
             return NULL;
         }
-        eddy_info("metrics: /metrics and /health on %s (port %d)",
-                  metrics_addr, eddy_http_port(o->http));
+        eddy_info("metrics: /metrics and /health on %s (port %d)", metrics_addr,
+                  eddy_http_port(o->http));
     }
     if (wants_status(job))
         o->status = eddy_status_new(loop, eddy_job_name(job), status_sample, o);

@@ -33,10 +33,14 @@ struct eddy_status {
 
 /* 1234 -> "1234", 12345 -> "12.3k", 1234567 -> "1.23M". */
 static void human(double v, char *out, size_t n) {
-    if (v < 10000) snprintf(out, n, "%.0f", v);
-    else if (v < 1e6) snprintf(out, n, "%.1fk", v / 1e3);
-    else if (v < 1e9) snprintf(out, n, "%.2fM", v / 1e6);
-    else snprintf(out, n, "%.2fG", v / 1e9);
+    if (v < 10000)
+        snprintf(out, n, "%.0f", v);
+    else if (v < 1e6)
+        snprintf(out, n, "%.1fk", v / 1e3);
+    else if (v < 1e9)
+        snprintf(out, n, "%.2fM", v / 1e6);
+    else
+        snprintf(out, n, "%.2fG", v / 1e9);
 }
 
 /* The largest watermark lag over sources, in ms; -1 when none has one. */
@@ -56,9 +60,9 @@ void eddy_status_format(const eddy_jobstats *s, const char *job, double rate,
     size_t o = 0;
     if (rate >= 0) human(rate, r, sizeof r);
     human((double)eddy_jobstats_total(s, EDDY_NODE_SOURCE, 1), ev, sizeof ev);
-#define PUT(...)                                                    \
-    do {                                                            \
-        if (o < n) o += (size_t)snprintf(out + o, n - o, __VA_ARGS__); \
+#define PUT(...)                                                               \
+    do {                                                                       \
+        if (o < n) o += (size_t)snprintf(out + o, n - o, __VA_ARGS__);         \
     } while (0)
     PUT("eddy %s | %s ev/s | %s events", job, r, ev);
     int64_t lag = max_lag(s);

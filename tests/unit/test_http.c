@@ -20,7 +20,8 @@ static void test_good(void) {
            "bare LF line ends, HTTP/1.0");
     TAP_STREQ(r.path, "/health", "the query string is dropped");
     s = "HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\nextra";
-    TAP_OK(parse(s, &r) == (int)strlen(s) - 5, "bytes after the head are "
+    TAP_OK(parse(s, &r) == (int)strlen(s) - 5,
+           "bytes after the head are "
            "not part of it; Content-Length 0 is fine");
     TAP_STREQ(r.method, "HEAD", "HEAD");
     TAP_OK(parse("POST /metrics HTTP/1.1\r\n\r\n", &r) > 0 &&
@@ -62,8 +63,8 @@ static void test_bad(void) {
            "a body: 413");
     TAP_OK(parse("GET / HTTP/1.1\r\ncontent-length: x\r\n\r\n", &r) == -400,
            "a bad Content-Length");
-    TAP_OK(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-                 &r) == -413,
+    TAP_OK(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r) ==
+               -413,
            "a chunked body: 413");
 }
 
@@ -81,7 +82,8 @@ static void test_limits(void) {
     s = malloc(EDDY_HTTP_MAX_HEAD + 1);
     strcpy(s, "GET / HTTP/1.1\r\n");
     size_t o = strlen(s);
-    while (o + 12 < EDDY_HTTP_MAX_HEAD) memcpy(s + o, "X-Pad: yyy\r\n", 12), o += 12;
+    while (o + 12 < EDDY_HTTP_MAX_HEAD)
+        memcpy(s + o, "X-Pad: yyy\r\n", 12), o += 12;
     memset(s + o, 'z', EDDY_HTTP_MAX_HEAD - o);
     TAP_OK(eddy_http_parse(s, EDDY_HTTP_MAX_HEAD, &r) == -431,
            "a head filling the buffer without its end: 431");
@@ -95,8 +97,8 @@ static void test_limits(void) {
 static void test_addr(void) {
     char host[64], err[256];
     int port = -1;
-    TAP_OK(eddy_http_parse_addr("127.0.0.1:9100", host, sizeof host, &port,
-                                err, sizeof err) == 0 &&
+    TAP_OK(eddy_http_parse_addr("127.0.0.1:9100", host, sizeof host, &port, err,
+                                sizeof err) == 0 &&
                strcmp(host, "127.0.0.1") == 0 && port == 9100,
            "HOST:PORT");
     TAP_OK(eddy_http_parse_addr("9100", host, sizeof host, &port, err,
@@ -115,8 +117,8 @@ static void test_addr(void) {
                                 sizeof err) == 0 &&
                strcmp(host, "0.0.0.0") == 0,
            "all interfaces when asked");
-    const char *bad[] = {"", "host:", "host:x", "host:70000", "::1:80",
-                         "h:-1", NULL};
+    const char *bad[] = {"",       "host:", "host:x", "host:70000",
+                         "::1:80", "h:-1",  NULL};
     for (int i = 0; bad[i]; i++)
         TAP_OK(eddy_http_parse_addr(bad[i], host, sizeof host, &port, err,
                                     sizeof err) == -1 &&

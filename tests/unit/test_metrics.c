@@ -42,15 +42,17 @@ static void test_lines(void) {
     eddy_buf_reset(&b);
     const char *l[] = {"operator", "a\"b\\c\nd", "policy", "skip", NULL};
     eddy_metrics_count(&b, "eddy_x_total", l, 18446744073709551615ULL);
-    TAP_STREQ(text(), "eddy_x_total{operator=\"a\\\"b\\\\c\\nd\",policy=\"skip\"}"
-                      " 18446744073709551615\n",
+    TAP_STREQ(text(),
+              "eddy_x_total{operator=\"a\\\"b\\\\c\\nd\",policy=\"skip\"}"
+              " 18446744073709551615\n",
               "label values escaped; counters exact to 2^64-1");
     eddy_buf_reset(&b);
     eddy_metrics_sample(&b, "eddy_y", NULL, 1.5);
     TAP_STREQ(text(), "eddy_y 1.5\n", "no labels: no braces");
     eddy_buf_reset(&b);
     eddy_metrics_family(&b, "eddy_y", "gauge", "line\none \\ \"q\"");
-    TAP_STREQ(text(), "# HELP eddy_y line\\none \\\\ \"q\"\n# TYPE eddy_y gauge\n",
+    TAP_STREQ(text(),
+              "# HELP eddy_y line\\none \\\\ \"q\"\n# TYPE eddy_y gauge\n",
               "HELP escapes backslash and newline only");
 }
 
@@ -60,15 +62,25 @@ static void make_stats(eddy_jobstats *s) {
     s->nodes = calloc(3, sizeof *s->nodes);
     s->nnodes = s->cap = 3;
     eddy_nodestats *n = s->nodes;
-    n[0] = (eddy_nodestats){.kind = EDDY_NODE_SOURCE, .name = strdup("in"),
-                            .in = 12, .out = 10, .bad = 2, .has_wm = 1,
+    n[0] = (eddy_nodestats){.kind = EDDY_NODE_SOURCE,
+                            .name = strdup("in"),
+                            .in = 12,
+                            .out = 10,
+                            .bad = 2,
+                            .has_wm = 1,
                             .wm = 99000};
     n[1] = (eddy_nodestats){.kind = EDDY_NODE_OPERATOR,
-                            .name = strdup("co\"unt\n"), .in = 10, .out = 7,
-                            .errors = 3, .skipped = 1, .dead_letters = 1,
-                            .keys = 5, .timers = 2, .reloads = 1};
-    n[2] = (eddy_nodestats){.kind = EDDY_NODE_SINK, .name = strdup("out"),
-                            .in = 7, .out = 7};
+                            .name = strdup("co\"unt\n"),
+                            .in = 10,
+                            .out = 7,
+                            .errors = 3,
+                            .skipped = 1,
+                            .dead_letters = 1,
+                            .keys = 5,
+                            .timers = 2,
+                            .reloads = 1};
+    n[2] = (eddy_nodestats){
+        .kind = EDDY_NODE_SINK, .name = strdup("out"), .in = 7, .out = 7};
     s->ckpt.completed = 4;
     s->ckpt.failed = 1;
     s->ckpt.last_failed = 1;
@@ -110,16 +122,20 @@ static void test_expose(void) {
         lines++;
         if (*p != '#' && strncmp(p, "eddy_", 5) != 0) bad++;
     }
-    TAP_OK(lines > 50 && bad == 0, "every sample line starts with eddy_ "
-           "(%d lines)", lines);
+    TAP_OK(lines > 50 && bad == 0,
+           "every sample line starts with eddy_ "
+           "(%d lines)",
+           lines);
     eddy_buf_reset(&b);
     TAP_OK(eddy_expose_health(&s, "j", "boom \"x\"", &b) == 200,
            "health: 200 while running");
     t = text();
     TAP_OK(has(t, "{\"status\":\"degraded\",\"job\":\"j\""),
            "a failed last checkpoint: degraded");
-    TAP_OK(has(t, "\"last_id\":4,\"last_age_seconds\":3.000"), "last checkpoint");
-    TAP_OK(has(t, "\"restarts\":2") && has(t, "\"last_failure\":\"boom \\\"x\\\"\""),
+    TAP_OK(has(t, "\"last_id\":4,\"last_age_seconds\":3.000"),
+           "last checkpoint");
+    TAP_OK(has(t, "\"restarts\":2") &&
+               has(t, "\"last_failure\":\"boom \\\"x\\\"\""),
            "restarts and the last failure, escaped");
     TAP_OK(has(t, "\"co\\\"unt\\n\":{\"in\":10,\"out\":7,\"errors\":3"),
            "per-operator counters under an escaped name");
@@ -158,15 +174,17 @@ static void test_status(void) {
     char line[256];
     make_stats(&s);
     eddy_status_format(&s, "wc", 12345, line, sizeof line);
-    TAP_STREQ(line, "eddy wc | 12.3k ev/s | 10 events | lag 1.0s | ckpt 4, "
-                    "3.0s ago (last FAILED) | 2 restarts",
+    TAP_STREQ(line,
+              "eddy wc | 12.3k ev/s | 10 events | lag 1.0s | ckpt 4, "
+              "3.0s ago (last FAILED) | 2 restarts",
               "status line");
     s.ckpt.last_time_ms = 0;
     s.nodes[0].has_wm = 0;
     s.running = 0;
     eddy_status_format(&s, "wc", -1, line, sizeof line);
-    TAP_STREQ(line, "eddy wc | - ev/s | 10 events | no ckpt yet (last FAILED)"
-                    " | 2 restarts | RESTARTING",
+    TAP_STREQ(line,
+              "eddy wc | - ev/s | 10 events | no ckpt yet (last FAILED)"
+              " | 2 restarts | RESTARTING",
               "status line without a rate, lag or checkpoint");
     eddy_status_format(&s, "wc", 1, line, 12);
     TAP_STREQ(line, "eddy wc | 1", "cut to the buffer");
