@@ -510,7 +510,10 @@ void eddy_ckpt_free(eddy_ckpt *c) {
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     if (c->writer_running) pthread_join(c->writer, NULL);
-    ev_async_stop(c->loop, &c->done);
+    if (ev_is_active(&c->done)) { /* started unreferenced: balance it */
+        ev_ref(c->loop);
+        ev_async_stop(c->loop, &c->done);
+    }
     eddy_alarm_free(c->timer);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
