@@ -88,8 +88,11 @@ struct ev_loop *eddy_job_loop(eddy_job *job) { return job->loop; }
 eddy_clock *eddy_job_clock(eddy_job *job) { return job->clock; }
 const char *eddy_job_name(const eddy_job *job) { return job->name; }
 const char *eddy_job_dir(const eddy_job *job) { return job->dir; }
-eddy_graph *eddy_job_graph(eddy_job *job) { return job->graph; }
 eddy_ckpt *eddy_job_ckpt(eddy_job *job) { return job->ckpt; }
+void eddy_job_set_metrics(eddy_job *job, const char *addr) {
+    free(job->metrics_addr);
+    job->metrics_addr = addr ? strdup(addr) : NULL;
+}
 unsigned long long eddy_job_dead_letters(const eddy_job *job) {
     return job->dead_letters;
 }
@@ -528,7 +531,6 @@ eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen) {
     job->job_file = strdup(cfg->job_file);
     job->lua_dir = strdup(cfg->lua_dir);
     job->cfg_state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
-    job->metrics_addr = cfg->metrics_addr ? strdup(cfg->metrics_addr) : NULL;
     eddy_vm_set_limits(job->vm, 10000, 0);
     if (load_plan(job, cfg, err, errlen) != 0) {
         eddy_job_free(job);
@@ -684,7 +686,7 @@ static void teardown(eddy_job *job) {
 /* Builds everything again from the job file and the last checkpoint. */
 static int rebuild(eddy_job *job, char *err, size_t errlen) {
     eddy_job_config cfg = {job->job_file, job->lua_dir, job->cfg_state_dir,
-                           0, 0, 0, NULL, NULL, job->metrics_addr};
+                           0, 0, 0, NULL, NULL};
     job->vm = eddy_vm_new();
     if (job->vm == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -30,7 +30,6 @@ typedef struct eddy_job_config {
     int64_t sim_start_ms;
     eddy_plan_hook plan_hook;
     void *plan_hook_ud;
-    const char *metrics_addr; /* --metrics HOST:PORT, or NULL */
 } eddy_job_config;
 
 /* Loads the job file and builds the dataflow. NULL on failure with the
@@ -66,9 +65,11 @@ struct ev_loop *eddy_job_loop(eddy_job *job);
 eddy_clock *eddy_job_clock(eddy_job *job);
 const char *eddy_job_name(const eddy_job *job);
 const char *eddy_job_dir(const eddy_job *job);
-/* For metrics (observe.c): the running graph and checkpointer (NULL while
- * waiting to restart) and the dead letters written. */
-struct eddy_graph *eddy_job_graph(eddy_job *job);
+/* --metrics HOST:PORT: eddy_job_run serves /metrics and /health there
+ * (addr is copied; NULL: not). */
+void eddy_job_set_metrics(eddy_job *job, const char *addr);
+/* For metrics (observe.c): the running checkpointer (NULL while waiting
+ * to restart) and the dead letters written. */
 struct eddy_ckpt *eddy_job_ckpt(eddy_job *job);
 unsigned long long eddy_job_dead_letters(const eddy_job *job);
 

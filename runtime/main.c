@@ -66,7 +66,8 @@ static void find_dirs(char *lua_dir, char *c_dir, size_t n) {
 }
 
 /* Options after the job file: --state-dir, --log-level, --metrics. */
-static int parse_run_opts(int argc, char **argv, eddy_job_config *cfg) {
+static int parse_run_opts(int argc, char **argv, eddy_job_config *cfg,
+                          const char **metrics) {
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) {
@@ -83,7 +84,7 @@ static int parse_run_opts(int argc, char **argv, eddy_job_config *cfg) {
         } else if (strcmp(a, "--metrics") == 0) {
             char host[256], err[512];
             int port;
-            cfg->metrics_addr = argv[++i];
+            *metrics = argv[++i];
             if (eddy_http_parse_addr(argv[i], host, sizeof host, &port, err,
                                      sizeof err) != 0) {
                 fprintf(stderr, "eddy: %s\n", err);
@@ -106,7 +107,8 @@ static int cmd_run(int argc, char **argv, int check_only) {
     }
     cfg.job_file = argv[2];
     cfg.check_only = check_only;
-    if (parse_run_opts(argc, argv, &cfg) != 0) return 2;
+    const char *metrics = NULL;
+    if (parse_run_opts(argc, argv, &cfg, &metrics) != 0) return 2;
     find_dirs(lua_dir, c_dir, sizeof lua_dir);
     cfg.lua_dir = lua_dir;
     eddy_job *job = eddy_job_load(&cfg, err, sizeof err);
@@ -115,6 +117,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
         return 2;
     }
     int rc = 0;
+    eddy_job_set_metrics(job, metrics);
     if (check_only)
         fprintf(stderr, "eddy: %s is valid\n", argv[2]);
     else
