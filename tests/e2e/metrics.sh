@@ -182,6 +182,12 @@ for attempt in 1 2 3 4 5; do
   kill $PID 2>/dev/null; wait $PID 2>/dev/null
 done
 contains "$(cat err2)" "(port $PORT)" "--metrics 127.0.0.1:$PORT listens there"
+"$EDDY" run fault.lua --state-dir st2b --metrics "127.0.0.1:$PORT" 2>err2b
+is "$?" "1" "a second job on the same port: exit 1"
+contains "$(cat err2b)" "cannot listen on 127.0.0.1:$PORT" "saying it cannot listen there"
+"$EDDY" run fault.lua --state-dir st2c --metrics "localhost:x" 2>err2c
+is "$?" "2" "a bad --metrics address is a usage error (exit 2)"
+contains "$(cat err2c)" "expected HOST:PORT" "saying what is expected"
 wait_for grep -q 'checkpoint 2 (interval) failed' err2
 ok $? "checkpoint writes fail (EDDY_FAULT_STORE_WRITES)"
 H=$(get "$PORT" /health)
