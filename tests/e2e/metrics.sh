@@ -106,6 +106,20 @@ contains "$H" '"restarts":0' "/health: no restart yet"
 [[ "$(body_of "$H")" =~ \"last_id\":[1-9][0-9]*,\"last_age_seconds\":[0-9.]+, ]]
 ok $? "/health: last checkpoint id and age"
 
+# ---- reloads -------------------------------------------------------------------
+RLOK='eddy_reloads_total{operator="count",result="ok"}'
+RLKO='eddy_reloads_total{operator="count",result="failed"}'
+kill -HUP $PID
+wait_metric "$RLOK" 1
+ok $? "SIGHUP: one successful reload counted"
+cp count.lua count.good
+printf 'local M = {\n' > count.bad && mv count.bad count.lua
+wait_metric "$RLKO" 1
+ok $? "a script with a syntax error: one failed reload counted"
+cp count.good count.tmp && mv count.tmp count.lua
+wait_metric "$RLOK" 2
+ok $? "fixed again: two successful reloads"
+
 # ---- bad clients do not disturb the job -------------------------------------
 exec 7<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'GET /metr' >&7 # a slowloris client: half a request, then nothing
@@ -155,6 +169,7 @@ H=$(get "$PORT" /health)
 contains "$H" '"status":"ok"' "/health: ok again, on the same port"
 contains "$H" '"restarts":1,"restarts_by_cause":{"operator":1,' "/health: one restart, caused by an operator"
 is "$(metric 'eddy_restarts_total{cause="operator"}')" "1" "/metrics: eddy_restarts_total{cause=\"operator\"} 1"
+is "$(metric "$RLOK") $(metric "$RLKO")" "2 1" "operator counters of the graph before the restart are kept (reloads)"
 AFTER=$(metric "$SRC")
 [ "${AFTER:-0}" -gt "${BEFORE:-0}" ]
 ok $? "counters keep counting across the restart ($BEFORE, then $AFTER with the replay)"
