@@ -112,9 +112,11 @@ fuzz:
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_state_codec \
 	  fuzz/fuzz_state_codec.c runtime/state_codec.c runtime/json.c \
 	  runtime/buf.c $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_http fuzz/fuzz_http.c \
+	  runtime/http.c runtime/buf.c -D_GNU_SOURCE $(FUZZ_LIBS) -lev
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	trap 'exit 130' INT TERM; failed=; \
-	for t in lines json state_codec; do \
+	for t in lines json state_codec http; do \
 	  cp -R fuzz/corpus/$$t "$$tmp/$$t"; mkdir -p $(FUZZ_B)/artifacts/$$t; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s (log: $(FUZZ_B)/fuzz_$$t.log)"; \
 	  if timeout -k 10 $$(($(FUZZ_SECONDS) + 300)) \
@@ -129,7 +131,7 @@ fuzz:
 	  fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; \
-	echo "fuzz: no crash in lines, json, state_codec"
+	echo "fuzz: no crash in lines, json, state_codec, http"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,5 +1,8 @@
 /* Unit tests for the HTTP request parser and --metrics addresses (http.c).
  */
+#define FZ_NO_MAIN
+#include "../../fuzz/fuzz_http.c"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,11 +129,67 @@ static void test_addr(void) {
                "bad address \"%s\" is refused", bad[i]);
 }
 
+/* Runs one input through the fuzzer's checks: 1 held, 0 violated. */
+static int check_one(const char *buf, size_t n) {
+    static jmp_buf jb;
+    fz_jmp = &jb;
+    int held = setjmp(jb) == 0;
+    if (held) fz_http_check((const uint8_t *)buf, n);
+    fz_jmp = NULL;
+    return held;
+}
+
+/* The fuzzer's invariants (fuzz/fuzz_http.c) over mutations of requests:
+ * tokens inserted, bytes changed or dropped, heads cut short. */
+static void test_mutations(void) {
+    static const char *const seeds[] = {
+        "GET /metrics HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n",
+        "HEAD /health?x=1 HTTP/1.0\n\n",
+        "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"};
+    static const char *const tokens[] = {
+        "\r\n", "\n",  " ",        ":",        "/",
+        "?",    "GET", "HTTP/1.1", "HTTP/9.9", "Content-Length: 7",
+        "\t",   "\x01"};
+    fz_rng rng;
+    fz_rng_seed(&rng, (const uint8_t *)"eddy", 4);
+    int runs = 0, failed = 0, verdicts[3] = {0, 0, 0};
+    char buf[512];
+    for (; runs < 50000 && !failed; runs++) {
+        const char *seed = seeds[fz_rng_next(&rng) % 3];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        for (int m = (int)(fz_rng_next(&rng) % 4); m >= 0; m--) {
+            size_t at = fz_rng_next(&rng) % (n + 1);
+            const char *t = tokens[fz_rng_next(&rng) % 12];
+            size_t tn = strlen(t);
+            int op = (int)(fz_rng_next(&rng) % 3);
+            if (op == 0 && n + tn < sizeof buf) { /* insert a token */
+                memmove(buf + at + tn, buf + at, n - at);
+                memcpy(buf + at, t, tn);
+                n += tn;
+            } else if (op == 1 && at < n) { /* change a byte */
+                buf[at] = (char)fz_rng_next(&rng);
+            } else if (at < n) { /* cut */
+                n = at;
+            }
+        }
+        failed = !check_one(buf, n);
+        eddy_http_req r;
+        int rc = eddy_http_parse(buf, n, &r);
+        verdicts[rc > 0 ? 0 : rc == 0 ? 1 : 2]++;
+    }
+    printf("# %d accepted, %d incomplete, %d rejected\n", verdicts[0],
+           verdicts[1], verdicts[2]);
+    TAP_OK(!failed, "the fuzzer's invariants hold over %d mutated requests%s%s",
+           runs, failed ? ": " : "", failed ? fz_msg : "");
+}
+
 int main(void) {
     test_good();
     test_incomplete();
     test_bad();
     test_limits();
     test_addr();
+    test_mutations();
     return tap_done();
 }
