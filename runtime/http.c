@@ -248,7 +248,8 @@ static void client_write(client *c) {
                          MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
-            if (c->state != C_WRITE) io_set(c, EV_WRITE);
+            if (!(c->io.events & EV_WRITE) || !ev_is_active(&c->io))
+                io_set(c, EV_WRITE); /* the rest when the socket takes it */
             c->state = C_WRITE;
             return;
         }

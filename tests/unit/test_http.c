@@ -3,9 +3,17 @@
 #define FZ_NO_MAIN
 #include "../../fuzz/fuzz_http.c"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "tap.h"
 
@@ -184,6 +192,80 @@ static void test_mutations(void) {
            runs, failed ? ": " : "", failed ? fz_msg : "");
 }
 
+/* Answers every request with *ud bytes of 'x'. */
+static int big_handler(void *ud, const eddy_http_req *req, eddy_buf *body,
+                       const char **ctype) {
+    size_t n = *(size_t *)ud;
+    if (eddy_buf_reserve(body, n) != 0) return 500;
+    memset(body->data, 'x', n);
+    body->len = n;
+    return 200;
+}
+
+/* Connects to port with a small receive buffer and sends req. */
+static int client(int port, const char *req) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* Reads the answer on fd slowly while the loop runs; its total length, or
+ * 0 after 4 s (before the server's deadline). *head gets its start. */
+static size_t slow_read(struct ev_loop *loop, int fd, char *head, size_t hn) {
+    char buf[8192];
+    size_t got = 0;
+    int64_t t0 = eddy_clock_mono_ms();
+    while (eddy_clock_mono_ms() - t0 < 4000) {
+        ev_run(loop, EVRUN_NOWAIT);
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0) return got;
+        if (n < 0 && errno != EAGAIN) return 0;
+        if (n < 0) {
+            usleep(200);
+            continue;
+        }
+        if (got < hn)
+            memcpy(head + got, buf,
+                   got + (size_t)n < hn ? (size_t)n : hn - got);
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static void test_server(void) {
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    size_t big = 4 << 20;
+    char err[256], head[256] = "";
+    eddy_http *s = eddy_http_start(loop, "127.0.0.1:0", big_handler, &big, err,
+                                   sizeof err);
+    TAP_OK(s != NULL && eddy_http_port(s) > 0, "a server on port 0 gets a "
+                                               "port");
+    int fd = s ? client(eddy_http_port(s), "GET /x HTTP/1.1\r\n\r\n") : -1;
+    size_t got = fd >= 0 ? slow_read(loop, fd, head, sizeof head - 1) : 0;
+    char *end = strstr(head, "\r\n\r\n");
+    TAP_OK(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0 && end &&
+               got - (size_t)(end + 4 - head) == big,
+           "a 4 MB answer to a slow reader arrives whole (%zu bytes)", got);
+    if (fd >= 0) close(fd);
+    fd = s ? client(eddy_http_port(s), "BREW /x HTTP/1.1\r\n\r\n") : -1;
+    memset(head, 0, sizeof head);
+    if (fd >= 0) slow_read(loop, fd, head, sizeof head - 1);
+    TAP_OK(strncmp(head, "HTTP/1.1 405 ", 13) == 0 &&
+               strstr(head, "Allow: GET, HEAD\r\n"),
+           "another method: 405 with Allow");
+    if (fd >= 0) close(fd);
+    eddy_http_free(s);
+    ev_loop_destroy(loop);
+}
+
 int main(void) {
     test_good();
     test_incomplete();
@@ -191,5 +273,6 @@ int main(void) {
     test_limits();
     test_addr();
     test_mutations();
+    test_server();
     return tap_done();
 }
