@@ -108,10 +108,10 @@ fuzz:
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_lines fuzz/fuzz_lines.c \
 	  runtime/lines.c $(FUZZ_LIBS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_json fuzz/fuzz_json.c \
-	  runtime/json.c runtime/buf.c $(FUZZ_LIBS)
+	  runtime/json.c runtime/json_encode.c runtime/buf.c $(FUZZ_LIBS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_state_codec \
 	  fuzz/fuzz_state_codec.c runtime/state_codec.c runtime/json.c \
-	  runtime/buf.c $(FUZZ_LIBS)
+	  runtime/json_encode.c runtime/buf.c $(FUZZ_LIBS)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	trap 'exit 130' INT TERM; failed=; \
 	for t in lines json state_codec; do \
