@@ -86,7 +86,13 @@ format:
 soak: all
 	@KILLS=200 LINES=4000000 MAX_CS=12 bash tests/e2e/crash.sh
 
-bench: all
+# The benchmark's "limit" program (bench/limit.c): the bare minimum of each
+# case without the runtime, linked with the runtime's JSON codec.
+$(B)/bench/limit: bench/limit.c $(B)/libeddy.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime $(LDFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
+
+bench: all $(B)/bench/limit
 	@B=$(B) bench/run
 
 # libFuzzer targets (fuzz/fuzz_*.c), built with clang into build-fuzz/; each
