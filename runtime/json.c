@@ -26,7 +26,7 @@
 
 #include "json_impl.h"
 
-#define CHUNK 32 /* values a container stages on the stack */
+#define OBJ_SLOTS 4 /* hash slots an object starts with (events are small) */
 
 /* [-0, +1, m] */
 void eddy_json_push_array_mt(lua_State *L) {
@@ -242,37 +242,12 @@ static int parse_literal(dec *d) {
     return 0;
 }
 
-/* Moves the n values staged above base (n key, value pairs when obj) into
- * the container, creating it at base+1 on the first call: pops them and,
- * on the first call, pushes the table. [-(n|2n), +(1|0), m] */
-static void flush(lua_State *L, int base, int *have, int n, int obj,
-                  lua_Integer *next) {
-    /* stack: ... [table] staged... */
-    int first = base + 1 + *have, t = base + 1;
-    if (!*have) {
-        lua_createtable(L, obj ? 0 : n, obj ? n : 0);
-        t = lua_gettop(L); /* stack: ... staged... table */
-    }
-    for (int i = 0; obj && i < 2 * n; i += 2) {
-        lua_pushvalue(L, first + i);
-        lua_pushvalue(L, first + i + 1);
-        lua_rawset(L, t);
-    }
-    for (int i = 0; !obj && i < n; i++) {
-        lua_pushvalue(L, first + i);
-        lua_rawseti(L, t, ++*next);
-    }
-    if (!*have) lua_replace(L, base + 1);
-    *have = 1;
-    lua_settop(L, base + 1); /* stack: ... table */
-}
-
 /* Steps into a container at d->p; returns 1 if it is empty, 0 if not, -1
  * on error. [-0, +0, -] */
 static int open_container(dec *d, char close) {
     if (++d->depth > EDDY_JSON_MAX_DEPTH)
         return dfail(d, d->p, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
-    if (!lua_checkstack(d->L, 2 * CHUNK + 8))
+    if (!lua_checkstack(d->L, 8))
         return dfail(d, d->p, "out of Lua stack");
     d->p++;
     skip_ws(d);
@@ -298,31 +273,35 @@ static int parse_key(dec *d) {
 }
 
 /* An array (obj = 0) or an object (obj = 1; duplicate keys: the last one
- * wins). Members are staged on the stack and stored CHUNK at a time, so
- * the table is created with the right size. [-0, +1, m] */
+ * wins). The table is made first and each member stored as soon as it is
+ * parsed: an object starts with OBJ_SLOTS hash slots and grows as Lua
+ * tables do. [-0, +1, m] */
 static int parse_container(dec *d, int obj) {
     lua_State *L = d->L;
     char close = obj ? '}' : ']';
-    int base = lua_gettop(L), have = 0, n = 0, rc = open_container(d, close);
-    lua_Integer next = 0;
+    int rc = open_container(d, close);
+    lua_Integer n = 0;
     if (rc < 0) return -1;
+    lua_createtable(L, 0, rc > 0 ? 0 : obj ? OBJ_SLOTS : 0); /* ... t */
     if (rc > 0) {
-        lua_createtable(L, 0, 0); /* stack: ... {} */
         if (obj) return 0;
-        eddy_json_push_array_mt(L); /* stack: ... {} mt */
+        eddy_json_push_array_mt(L); /* stack: ... [] mt */
         lua_setmetatable(L, -2);
         return 0;
     }
-    for (;;) { /* stack: ... [table] staged values (obj: key, value) */
+    int t = lua_gettop(L);
+    for (;;) { /* stack: ... t */
         if ((obj && parse_key(d)) || parse_value(d)) return -1;
-        if (++n == CHUNK) flush(L, base, &have, n, obj, &next), n = 0;
+        if (obj)
+            lua_rawset(L, t); /* stack: ... t */
+        else
+            lua_rawseti(L, t, ++n);
         skip_ws(d);
         if (d->p == d->end || (*d->p != ',' && *d->p != close))
             return unexpected(d, obj ? "',' or '}'" : "',' or ']'");
         if (*d->p++ == close) break;
     }
     d->depth--;
-    flush(L, base, &have, n, obj, &next); /* stack: ... table */
     return 0;
 }
 

@@ -83,6 +83,10 @@ static int tget(lua_State *L, int ref, int key) {
     return t;
 }
 
+void eddy_opstate_push_hot(eddy_opstate *s, lua_State *L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->hot_ref);
+}
+
 int eddy_opstate_hot(eddy_opstate *s, lua_State *L, int key) {
     if (tget(L, s->hot_ref, key) == LUA_TTABLE) return 1;
     lua_pop(L, 1);

@@ -21,7 +21,7 @@
 #include "format.h"
 #include "log.h"
 
-#define SINK_FLUSH (64 * 1024)
+#define SINK_FLUSH (256 * 1024)
 
 struct eddy_sink {
     eddy_job *job;

@@ -191,15 +191,21 @@ void eddy_vm_push_handler(eddy_vm *vm) {
     lua_pushcfunction(vm->L, vm_traceback);
 }
 
+/* Only the loop thread writes seq and busy, and the watchdog only samples
+ * them every few ms: relaxed plain stores (no locked instruction per call)
+ * are enough. */
+static inline void vm_enter(eddy_vm *vm) {
+    uint_fast64_t s = atomic_load_explicit(&vm->seq, memory_order_relaxed);
+    atomic_store_explicit(&vm->seq, s + 1, memory_order_relaxed);
+    atomic_store_explicit(&vm->busy, 1, memory_order_relaxed);
+}
+
 int eddy_vm_pcall(eddy_vm *vm, int h, int nargs, int nres) {
     lua_State *L = vm->L;
-    if (vm->depth++ == 0) {
-        atomic_fetch_add(&vm->seq, 1);
-        atomic_store(&vm->busy, 1);
-    }
+    if (vm->depth++ == 0) vm_enter(vm);
     int status = lua_pcall(L, nargs, nres, h);
     if (--vm->depth == 0) {
-        atomic_store(&vm->busy, 0);
+        atomic_store_explicit(&vm->busy, 0, memory_order_relaxed);
         if (lua_gethookmask(L)) lua_sethook(L, NULL, 0, 0);
     }
     if (status == LUA_OK) return 0;
