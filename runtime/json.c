@@ -35,12 +35,27 @@ void eddy_json_push_array_mt(lua_State *L) {
 
 /* ---- decoder ---------------------------------------------------------- */
 
+/* Object keys recur in every event: a small direct-mapped cache maps key
+ * bytes to the Lua string already made for them, so most keys skip
+ * hashing and interning (lua_pushlstring). The strings live in the
+ * userdata's user value (a table, slot i+1), the bytes in the userdata. */
+#define KEYCACHE 64     /* entries; a power of two */
+#define KEYCACHE_LEN 24 /* longest key cached */
+#define KEYCACHE_REG "eddy.json.keys"
+
+typedef struct kcache {
+    unsigned char len[KEYCACHE]; /* 0: empty */
+    char bytes[KEYCACHE][KEYCACHE_LEN];
+} kcache;
+
 typedef struct dec {
     lua_State *L;
     const char *s, *p, *end; /* input start, cursor, end */
     char *err;
     size_t errlen;
     int depth;
+    kcache *kc; /* NULL: no cache (the document is not an object) */
+    int kcs;    /* stack index of the cache's string table */
 } dec;
 
 __attribute__((format(printf, 3, 4))) static int dfail(dec *d, const char *at,
@@ -262,10 +277,54 @@ static int open_container(dec *d, char close) {
 static int parse_value(dec *d);
 
 /* Parses `"key" :` of an object member. [-0, +1, m] */
+/* Pushes the key string at d->p from the cache when it holds it, storing
+ * it there otherwise. Returns 1 if done, 0 if the key is not cacheable
+ * (escapes, long, or no cache): the caller parses it. [-0, +(1|0), m] */
+static int cached_key(dec *d) {
+    const char *k = d->p + 1, *q = scan_plain(k, d->end);
+    size_t n = (size_t)(q - k);
+    if (d->kc == NULL || q == d->end || *q != '"' || n == 0 ||
+        n > KEYCACHE_LEN)
+        return 0;
+    unsigned h = ((unsigned)n * 31u + (unsigned char)k[0] * 7u +
+                  (unsigned char)k[n - 1]) & (KEYCACHE - 1);
+    kcache *c = d->kc;
+    if (c->len[h] == n && memcmp(c->bytes[h], k, n) == 0) {
+        lua_rawgeti(d->L, d->kcs, (lua_Integer)h + 1);
+    } else {
+        lua_pushlstring(d->L, k, n);
+        lua_pushvalue(d->L, -1);
+        lua_rawseti(d->L, d->kcs, (lua_Integer)h + 1);
+        memcpy(c->bytes[h], k, n);
+        c->len[h] = (unsigned char)n;
+    }
+    d->p = q + 1;
+    return 1;
+}
+
+/* Pushes the key cache's string table and sets d->kc (made on first use).
+ * [-0, +1, m] */
+static void open_key_cache(dec *d) {
+    lua_State *L = d->L;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, KEYCACHE_REG) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        kcache *c = lua_newuserdatauv(L, sizeof *c, 1); /* stack: ... ud */
+        memset(c, 0, sizeof *c);
+        lua_createtable(L, KEYCACHE, 0);
+        lua_setiuservalue(L, -2, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, KEYCACHE_REG);
+    }
+    d->kc = lua_touserdata(L, -1);
+    lua_getiuservalue(L, -1, 1); /* stack: ... ud strings */
+    lua_remove(L, -2);           /* stack: ... strings */
+    d->kcs = lua_gettop(L);
+}
+
 static int parse_key(dec *d) {
     skip_ws(d);
     if (d->p >= d->end || *d->p != '"') return unexpected(d, "a string");
-    if (parse_string(d)) return -1;
+    if (!cached_key(d) && parse_string(d)) return -1;
     skip_ws(d);
     if (d->p >= d->end || *d->p != ':') return unexpected(d, "':'");
     d->p++;
@@ -321,14 +380,18 @@ static int parse_value(dec *d) {
 int eddy_json_decode(lua_State *L, const char *s, size_t len, char *err,
                      size_t errlen) {
     if (s == NULL) s = "";
-    dec d = {L, s, s, s + len, err, errlen, 0};
+    dec d = {L, s, s, s + len, err, errlen, 0, NULL, 0};
     int top = lua_gettop(L);
     if (!lua_checkstack(L, 8)) return dfail(&d, s, "out of Lua stack");
     skip_ws(&d);
     if (d.p == d.end) return dfail(&d, d.p, "empty input");
+    if (*d.p == '{') open_key_cache(&d); /* stack: ... strings */
     if (parse_value(&d) == 0) {
         skip_ws(&d);
-        if (d.p == d.end) return 0;
+        if (d.p == d.end) {
+            if (d.kc) lua_replace(L, d.kcs); /* stack: ... value */
+            return 0;
+        }
         dfail(&d, d.p, "trailing garbage after the document");
     }
     lua_settop(L, top);
