@@ -10,7 +10,9 @@
  * returns. The allocator counts bytes and refuses growth past the cap; Lua
  * then collects garbage and raises a memory error if still short. The
  * collector runs in generational mode.
- * The vm owns the lua_State, the watchdog thread and the error buffer. */
+ * Blocks up to EDDY_POOL_MAX bytes come from a pool (pool.c).
+ * The vm owns the lua_State, the pool, the watchdog thread and the error
+ * buffer. */
 #include "vm.h"
 
 #include <lauxlib.h>
@@ -24,6 +26,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "pool.h"
 
 struct eddy_vm {
     lua_State *L;
@@ -39,13 +42,50 @@ struct eddy_vm {
     atomic_int wd_stop;
     eddy_buf err;
     int err_kind;
+    eddy_pool *pool; /* small blocks of the Lua heap (pool.c) */
 };
+
+/* Under AddressSanitizer the pool is off, so that ASan sees every block. */
+#if defined(__SANITIZE_ADDRESS__)
+#define USE_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define USE_POOL 0
+#endif
+#endif
+#ifndef USE_POOL
+#define USE_POOL 1
+#endif
+
+/* Moves a block of old bytes (ptr may be NULL) to one of n > 0 bytes:
+ * small blocks from the pool, large ones from malloc. NULL when out of
+ * memory (the old block is then untouched). */
+static void *heap_realloc(eddy_vm *vm, void *ptr, size_t old, size_t n) {
+    int small_old = ptr != NULL && old <= EDDY_POOL_MAX;
+    int small_new = n <= EDDY_POOL_MAX;
+    if (!USE_POOL || (ptr != NULL && !small_old && !small_new))
+        return realloc(ptr, n);
+    if (ptr == NULL)
+        return small_new ? eddy_pool_alloc(vm->pool, n) : malloc(n);
+    if (small_old && small_new && eddy_pool_same(old, n)) return ptr;
+    void *q = small_new ? eddy_pool_alloc(vm->pool, n) : malloc(n);
+    if (q == NULL) return NULL;
+    memcpy(q, ptr, old < n ? old : n);
+    if (small_old)
+        eddy_pool_release(vm->pool, ptr, old);
+    else
+        free(ptr);
+    return q;
+}
 
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     eddy_vm *vm = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        if (USE_POOL && ptr != NULL && old <= EDDY_POOL_MAX)
+            eddy_pool_release(vm->pool, ptr, old);
+        else
+            free(ptr);
         vm->mem -= old;
         return NULL;
     }
@@ -54,7 +94,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         if (vm->relaxed) cap += cap / 8 + ((size_t)1 << 20);
         if (vm->mem + (nsize - old) > cap) return NULL;
     }
-    void *p = realloc(ptr, nsize);
+    void *p = heap_realloc(vm, ptr, old, nsize);
     if (p == NULL) return NULL;
     vm->mem = vm->mem - old + nsize;
     return p;
@@ -83,8 +123,10 @@ eddy_vm *eddy_vm_new(void) {
     eddy_vm *vm = calloc(1, sizeof *vm);
     if (vm == NULL) return NULL;
     eddy_buf_init(&vm->err);
-    vm->L = lua_newstate(vm_alloc, vm);
+    vm->pool = eddy_pool_new();
+    vm->L = vm->pool ? lua_newstate(vm_alloc, vm) : NULL;
     if (vm->L == NULL) {
+        eddy_pool_free(vm->pool);
         free(vm);
         return NULL;
     }
@@ -105,6 +147,7 @@ void eddy_vm_free(eddy_vm *vm) {
         pthread_join(vm->wd, NULL);
     }
     lua_close(vm->L);
+    eddy_pool_free(vm->pool); /* after lua_close: it frees into the pool */
     eddy_buf_free(&vm->err);
     free(vm);
 }
