@@ -11,18 +11,19 @@
  * It reads in 1 MiB chunks, splits lines in place with memchr (no copy),
  * calls the Lua function through one lua_pcall per line (no traceback
  * handler, no time limit, no state tables, no checkpoints) and writes
- * through a 1 MiB buffer. Its Lua collects in generational mode, as
- * eddy's. Output bytes equal eddy's for the same job, which bench/run
+ * through a 1 MiB buffer. Its Lua state is an eddy_vm's (the same
+ * allocator pool and generational collector) but every call is a plain
+ * lua_pcall. Output bytes equal eddy's for the same job, which bench/run
  * checks. Owns nothing beyond main's lifetime; exits 1 on error.
  */
 #include <lauxlib.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "json.h"
+#include "vm.h"
 
 #define CHUNK (1 << 20)
 
@@ -143,9 +144,9 @@ int main(int argc, char **argv) {
     FILE *in = fopen(argv[2], "rb");
     m.out = fopen(argv[3], "wb");
     if (in == NULL || m.out == NULL) die(argv[2], "cannot open input/output");
-    m.L = luaL_newstate();
-    luaL_openlibs(m.L);
-    lua_gc(m.L, LUA_GCGEN, 0, 0); /* as eddy's vm does */
+    eddy_vm *vm = eddy_vm_new(); /* eddy's allocator and collector mode */
+    if (vm == NULL) die("vm", "out of memory");
+    m.L = eddy_vm_state(vm);
     eddy_buf_init(&m.ob);
     if (luaL_loadstring(m.L, fns[m.mode]) != LUA_OK ||
         lua_pcall(m.L, 0, 1, 0) != LUA_OK)
@@ -156,7 +157,7 @@ int main(int argc, char **argv) {
     flush_out(&m);
     if (fclose(m.out) != 0) die(argv[3], "close failed");
     fclose(in);
-    lua_close(m.L);
+    eddy_vm_free(vm);
     eddy_buf_free(&m.ob);
     return 0;
 }
