@@ -40,6 +40,8 @@ struct eddy_vm {
     pthread_t wd;
     int wd_running;
     atomic_int wd_stop;
+    pthread_mutex_t wd_mu; /* with wd_cv: wakes the watchdog to stop */
+    pthread_cond_t wd_cv;
     eddy_buf err;
     int err_kind;
     eddy_pool *pool; /* small blocks of the Lua heap (pool.c) */
@@ -142,9 +144,14 @@ eddy_vm *eddy_vm_new(void) {
 
 void eddy_vm_free(eddy_vm *vm) {
     if (vm == NULL) return;
-    if (vm->wd_running) {
+    if (vm->wd_running) { /* wake it now rather than after its tick */
+        pthread_mutex_lock(&vm->wd_mu);
         atomic_store(&vm->wd_stop, 1);
+        pthread_cond_signal(&vm->wd_cv);
+        pthread_mutex_unlock(&vm->wd_mu);
         pthread_join(vm->wd, NULL);
+        pthread_cond_destroy(&vm->wd_cv);
+        pthread_mutex_destroy(&vm->wd_mu);
     }
     lua_close(vm->L);
     eddy_pool_free(vm->pool); /* after lua_close: it frees into the pool */
@@ -176,6 +183,19 @@ static void vm_hook(lua_State *L, lua_Debug *ar) {
                (int)atomic_load(&vm->event_ms));
 }
 
+/* Sleeps ms milliseconds, or less when eddy_vm_free wakes it. */
+static void wd_sleep(eddy_vm *vm, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&vm->wd_mu);
+    if (!atomic_load(&vm->wd_stop))
+        pthread_cond_timedwait(&vm->wd_cv, &vm->wd_mu, &ts);
+    pthread_mutex_unlock(&vm->wd_mu);
+}
+
 static void *vm_watchdog(void *arg) {
     eddy_vm *vm = arg;
     uint_fast64_t seen = 0;
@@ -184,8 +204,8 @@ static void *vm_watchdog(void *arg) {
         int64_t tick = atomic_load(&vm->event_ms) / 10;
         if (tick < 2) tick = 2;
         if (tick > 50) tick = 50;
-        struct timespec ts = {0, (long)tick * 1000000L};
-        nanosleep(&ts, NULL);
+        wd_sleep(vm, tick);
+        if (atomic_load(&vm->wd_stop)) break;
         uint_fast64_t s = atomic_load(&vm->seq);
         int64_t now = eddy_clock_mono_ms();
         if (!atomic_load(&vm->busy) || s != seen) {
@@ -207,8 +227,19 @@ int eddy_vm_set_limits(eddy_vm *vm, int64_t event_ms, size_t memory_bytes) {
     vm->mem_cap = memory_bytes;
     atomic_store(&vm->event_ms, event_ms);
     if (event_ms > 0 && !vm->wd_running) {
-        if (pthread_create(&vm->wd, NULL, vm_watchdog, vm) != 0) return -1;
-        vm->wd_running = 1;
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_mutex_init(&vm->wd_mu, NULL);
+        int rc = pthread_cond_init(&vm->wd_cv, &ca);
+        pthread_condattr_destroy(&ca);
+        if (rc == 0 && pthread_create(&vm->wd, NULL, vm_watchdog, vm) == 0) {
+            vm->wd_running = 1;
+            return 0;
+        }
+        if (rc == 0) pthread_cond_destroy(&vm->wd_cv);
+        pthread_mutex_destroy(&vm->wd_mu);
+        return -1;
     }
     return 0;
 }
