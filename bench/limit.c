@@ -40,14 +40,13 @@ static const char *const wordcount_fn =
     "  end\n"
     "end\n";
 
-static const char *const clicks_fn =
-    "local counts = {}\n"
-    "return function(ev)\n"
-    "  local user = ev.user\n"
-    "  local n = (counts[user] or 0) + 1\n"
-    "  counts[user] = n\n"
-    "  return { user = user, clicks = n }\n"
-    "end\n";
+static const char *const clicks_fn = "local counts = {}\n"
+                                     "return function(ev)\n"
+                                     "  local user = ev.user\n"
+                                     "  local n = (counts[user] or 0) + 1\n"
+                                     "  counts[user] = n\n"
+                                     "  return { user = user, clicks = n }\n"
+                                     "end\n";
 
 enum { PASS, WORDCOUNT, CLICKS };
 
@@ -96,7 +95,8 @@ static void one_line(lim *m, const char *s, size_t n) {
     }
     if (m->mode == WORDCOUNT) lua_pushvalue(L, 2);
     int nargs = m->mode == WORDCOUNT ? 2 : 1, nres = m->mode != WORDCOUNT;
-    if (lua_pcall(L, nargs, nres, 0) != LUA_OK) die("call", lua_tostring(L, -1));
+    if (lua_pcall(L, nargs, nres, 0) != LUA_OK)
+        die("call", lua_tostring(L, -1));
     if (m->mode == PASS) {
         size_t len;
         const char *r = lua_tolstring(L, -1, &len);

@@ -262,8 +262,7 @@ static int parse_literal(dec *d) {
 static int open_container(dec *d, char close) {
     if (++d->depth > EDDY_JSON_MAX_DEPTH)
         return dfail(d, d->p, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
-    if (!lua_checkstack(d->L, 8))
-        return dfail(d, d->p, "out of Lua stack");
+    if (!lua_checkstack(d->L, 8)) return dfail(d, d->p, "out of Lua stack");
     d->p++;
     skip_ws(d);
     if (d->p < d->end && *d->p == close) {
@@ -283,11 +282,11 @@ static int parse_value(dec *d);
 static int cached_key(dec *d) {
     const char *k = d->p + 1, *q = scan_plain(k, d->end);
     size_t n = (size_t)(q - k);
-    if (d->kc == NULL || q == d->end || *q != '"' || n == 0 ||
-        n > KEYCACHE_LEN)
+    if (d->kc == NULL || q == d->end || *q != '"' || n == 0 || n > KEYCACHE_LEN)
         return 0;
     unsigned h = ((unsigned)n * 31u + (unsigned char)k[0] * 7u +
-                  (unsigned char)k[n - 1]) & (KEYCACHE - 1);
+                  (unsigned char)k[n - 1]) &
+                 (KEYCACHE - 1);
     kcache *c = d->kc;
     if (c->len[h] == n && memcmp(c->bytes[h], k, n) == 0) {
         lua_rawgeti(d->L, d->kcs, (lua_Integer)h + 1);
@@ -397,4 +396,3 @@ int eddy_json_decode(lua_State *L, const char *s, size_t len, char *err,
     lua_settop(L, top);
     return -1;
 }
-

@@ -28,8 +28,8 @@
 
 #include "json_impl.h"
 
-#define ARENA 256   /* object keys sorted without a userdata */
-#define FLAT_MAX 8  /* members of an object the fast path takes */
+#define ARENA 256  /* object keys sorted without a userdata */
+#define FLAT_MAX 8 /* members of an object the fast path takes */
 
 typedef struct kent { /* an object member: key text, stack slot of value */
     const char *s;
@@ -361,7 +361,7 @@ static int flat_value(lua_State *L, flat *m) {
  * runs before they are written. [-0, +0, -] */
 static int flat_read(lua_State *L, int t, flat *f) {
     int n = 0;
-    lua_pushnil(L); /* stack: ... key */
+    lua_pushnil(L);          /* stack: ... key */
     while (lua_next(L, t)) { /* stack: ... key value */
         if (n == FLAT_MAX || lua_type(L, -2) != LUA_TSTRING ||
             flat_value(L, &f[n]) != 0) {
@@ -398,11 +398,11 @@ static int flat_write(enc *e, flat *f, int n) {
         if ((i > 0 && put(e, ",", 1)) || enc_string(e, m->k, m->klen) ||
             put(e, ":", 1))
             return -1;
-        int rc = m->tag == F_STR ? enc_string(e, m->v.s, m->slen)
-               : m->tag == F_INT ? put(e, num, fmt_int(num, m->v.i))
-               : m->tag == F_FLT ? put(e, num, fmt_float(num, m->v.x))
-               : m->tag == F_TRUE ? put(e, "true", 4)
-                                  : put(e, "false", 5);
+        int rc = m->tag == F_STR    ? enc_string(e, m->v.s, m->slen)
+                 : m->tag == F_INT  ? put(e, num, fmt_int(num, m->v.i))
+                 : m->tag == F_FLT  ? put(e, num, fmt_float(num, m->v.x))
+                 : m->tag == F_TRUE ? put(e, "true", 4)
+                                    : put(e, "false", 5);
         if (rc) return -1;
     }
     return put(e, "}", 1);
@@ -424,7 +424,7 @@ static int enc_table(enc *e, int t) {
         rc = flat_write(e, f, nf);
     else
         rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n)
-                                            : enc_object(e, t);
+                                           : enc_object(e, t);
     e->depth--;
     return rc;
 }

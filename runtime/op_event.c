@@ -66,8 +66,8 @@ static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
 void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
                    const char *msg) {
     op->st.errors++;
-    int pol = op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg)
-                                       : op->policy;
+    int pol =
+        op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg) : op->policy;
     if (pol == POL_SKIP || pol == POL_DEAD) eddy_job_count_error(op->job);
     if (pol == POL_SKIP) {
         op->st.skipped++;
@@ -77,9 +77,10 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
         eddy_job_dead_letter(op->job, msg, op->name, L, key, ev, NULL, 0);
     } else if (pol == POL_FAIL && eddy_job_poisoned(op->job, op->name)) {
         char why[1024];
-        snprintf(why, sizeof why, "poison pill: this event failed operator "
-                 "%s again after %d restarts: %s", op->name,
-                 eddy_job_poisoned(op->job, op->name), msg);
+        snprintf(why, sizeof why,
+                 "poison pill: this event failed operator "
+                 "%s again after %d restarts: %s",
+                 op->name, eddy_job_poisoned(op->job, op->name), msg);
         op->st.dead_letters++;
         eddy_warn("operator %s: a poison pill went to the dead letters",
                   op->name);
@@ -91,8 +92,10 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
         uint64_t pos;
         key_repr(L, key, k, sizeof k);
         eddy_job_origin(op->job, &src, &pos);
-        eddy_job_fail(op->job, "operator %s failed: key %s, source %s at "
-                      "byte %llu: %s", op->name, k, src ? src : "(none)",
+        eddy_job_fail(op->job,
+                      "operator %s failed: key %s, source %s at "
+                      "byte %llu: %s",
+                      op->name, k, src ? src : "(none)",
                       (unsigned long long)pos, msg);
     }
 }

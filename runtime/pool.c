@@ -30,9 +30,13 @@ struct eddy_pool {
     slab *slabs;           /* every slab, for eddy_pool_free */
 };
 
-static inline size_t size_class(size_t n) { return (n - 1) / GRAIN; }
+static inline size_t size_class(size_t n) {
+    return (n - 1) / GRAIN;
+}
 
-eddy_pool *eddy_pool_new(void) { return calloc(1, sizeof(eddy_pool)); }
+eddy_pool *eddy_pool_new(void) {
+    return calloc(1, sizeof(eddy_pool));
+}
 
 void eddy_pool_free(eddy_pool *p) {
     if (p == NULL) return;
@@ -66,8 +70,7 @@ void *eddy_pool_alloc(eddy_pool *p, size_t n) {
         p->free[c] = *(void **)b;
         return b;
     }
-    if ((size_t)(p->bump_end - p->bump) < size && new_slab(p) != 0)
-        return NULL;
+    if ((size_t)(p->bump_end - p->bump) < size && new_slab(p) != 0) return NULL;
     b = p->bump;
     p->bump += size;
     return b;

@@ -26,12 +26,12 @@ int main(void) {
     }
     TAP_OK(aligned, "every block is 16-byte aligned");
     for (int i = 0; i < N; i++)
-        for (size_t j = 0; j < len[i]; j++)
-            filled &= blk[i][j] == (i & 0xff);
+        for (size_t j = 0; j < len[i]; j++) filled &= blk[i][j] == (i & 0xff);
     TAP_OK(filled, "blocks do not overlap (each keeps its own bytes)");
     void *a = eddy_pool_alloc(p, 40);
     eddy_pool_release(p, a, 40);
-    TAP_OK(eddy_pool_alloc(p, 33) == a, "a freed block is reused for its class");
+    TAP_OK(eddy_pool_alloc(p, 33) == a,
+           "a freed block is reused for its class");
     TAP_OK(eddy_pool_same(17, 32) && !eddy_pool_same(16, 17) &&
                eddy_pool_same(EDDY_POOL_MAX - 1, EDDY_POOL_MAX),
            "size classes are 16 bytes wide");
@@ -44,8 +44,7 @@ int main(void) {
     }
     filled = 1;
     for (int i = 1; i < N; i += 2)
-        for (size_t j = 0; j < len[i]; j++)
-            filled &= blk[i][j] == (i & 0xff);
+        for (size_t j = 0; j < len[i]; j++) filled &= blk[i][j] == (i & 0xff);
     TAP_OK(reused == N / 2 && filled,
            "freeing and reallocating half leaves the other half intact");
     eddy_pool_free(p);
@@ -56,7 +55,8 @@ int main(void) {
         "local keep, s = {}, 0\n"
         "for i = 1, 200000 do\n"
         "  local t = {}\n"
-        "  for j = 1, i % 20 do t[j] = j; t['k' .. j] = string.rep('x', j) end\n"
+        "  for j = 1, i % 20 do t[j] = j; t['k' .. j] = string.rep('x', j) "
+        "end\n"
         "  if i % 7 == 0 then keep[#keep + 1] = t end\n"
         "  if #keep > 500 then keep = {} end\n"
         "end\n"
@@ -68,7 +68,8 @@ int main(void) {
     lua_settop(L, 0);
     size_t before = eddy_vm_memory(vm);
     lua_gc(L, LUA_GCCOLLECT);
-    TAP_OK(eddy_vm_memory(vm) <= before, "the heap count falls after a collection");
+    TAP_OK(eddy_vm_memory(vm) <= before,
+           "the heap count falls after a collection");
     eddy_vm_free(vm);
     return tap_done();
 }
