@@ -86,7 +86,13 @@ format:
 soak: all
 	@KILLS=200 LINES=4000000 MAX_CS=12 bash tests/e2e/crash.sh
 
-bench: all
+# The benchmark's "limit" program (bench/limit.c): the bare minimum of each
+# case without the runtime, linked with the runtime's JSON codec.
+$(B)/bench/limit: bench/limit.c $(B)/libeddy.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime $(LDFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
+
+bench: all $(B)/bench/limit
 	@B=$(B) bench/run
 
 # libFuzzer targets (fuzz/fuzz_*.c), built with clang into build-fuzz/; each
@@ -108,10 +114,10 @@ fuzz:
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_lines fuzz/fuzz_lines.c \
 	  runtime/lines.c $(FUZZ_LIBS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_json fuzz/fuzz_json.c \
-	  runtime/json.c runtime/buf.c $(FUZZ_LIBS)
+	  runtime/json.c runtime/json_encode.c runtime/buf.c $(FUZZ_LIBS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_state_codec \
 	  fuzz/fuzz_state_codec.c runtime/state_codec.c runtime/json.c \
-	  runtime/buf.c $(FUZZ_LIBS)
+	  runtime/json_encode.c runtime/buf.c $(FUZZ_LIBS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $(FUZZ_B)/fuzz_http fuzz/fuzz_http.c \
 	  runtime/http.c runtime/buf.c -D_GNU_SOURCE $(FUZZ_LIBS) -lev
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

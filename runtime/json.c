@@ -1,20 +1,18 @@
-/* json.c - JSON (NDJSON lines) to and from Lua values.
+/* json.c - JSON (NDJSON lines) to Lua values: the decoder (the encoder is
+ * json_encode.c).
  *
  * The decoder is a recursive descent parser that builds values directly on
- * the Lua stack; the encoder walks a Lua value and appends its text to an
- * eddy_buf.
+ * the Lua stack.
  *
- * Invariant: on failure both restore the Lua stack to its height on entry
- * and return -1 with "message" in err; the only Lua errors they can raise
- * are memory errors, and they hold no malloc'd memory across a Lua API call,
+ * Invariant: on failure it restores the Lua stack to its height on entry
+ * and returns -1 with "message" in err; the only Lua errors it can raise
+ * are memory errors, and it holds no malloc'd memory across a Lua API call,
  * so such a longjmp leaks nothing. Every value the decoder produces can be
  * encoded again (numbers are finite, strings hold no lone surrogates).
  *
- * Ownership: the caller owns the input text, the eddy_buf and err. All
- * memory this module allocates is Lua's (strings, tables, luaL_Buffer boxes,
- * the scratch userdata) and is collected by the GC. String pointers taken
- * from Lua values stay valid while the value sits on the stack (Lua's
- * collector does not move objects).
+ * Ownership: the caller owns the input text and err. All memory this module
+ * allocates is Lua's (strings, tables, luaL_Buffer boxes) and is collected
+ * by the GC.
  */
 #include "json.h"
 
@@ -26,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARRAY_MT "eddy.json.array" /* registry key of the array metatable */
-#define CHUNK 32                   /* values a container stages on the stack */
-#define ARENA 256                  /* object keys sorted without a userdata */
+#include "json_impl.h"
+
+#define OBJ_SLOTS 4 /* hash slots an object starts with (events are small) */
 
 /* [-0, +1, m] */
 void eddy_json_push_array_mt(lua_State *L) {
@@ -37,12 +35,27 @@ void eddy_json_push_array_mt(lua_State *L) {
 
 /* ---- decoder ---------------------------------------------------------- */
 
+/* Object keys recur in every event: a small direct-mapped cache maps key
+ * bytes to the Lua string already made for them, so most keys skip
+ * hashing and interning (lua_pushlstring). The strings live in the
+ * userdata's user value (a table, slot i+1), the bytes in the userdata. */
+#define KEYCACHE 64     /* entries; a power of two */
+#define KEYCACHE_LEN 24 /* longest key cached */
+#define KEYCACHE_REG "eddy.json.keys"
+
+typedef struct kcache {
+    unsigned char len[KEYCACHE]; /* 0: empty */
+    char bytes[KEYCACHE][KEYCACHE_LEN];
+} kcache;
+
 typedef struct dec {
     lua_State *L;
     const char *s, *p, *end; /* input start, cursor, end */
     char *err;
     size_t errlen;
     int depth;
+    kcache *kc; /* NULL: no cache (the document is not an object) */
+    int kcs;    /* stack index of the cache's string table */
 } dec;
 
 __attribute__((format(printf, 3, 4))) static int dfail(dec *d, const char *at,
@@ -75,8 +88,6 @@ static void skip_ws(dec *d) {
     d->p = p;
 }
 
-#define isdig(c) ((c) >= '0' && (c) <= '9')
-
 /* Slow path for floats: Lua's own conversion (strtod, locale-safe).
  * [-0, +1, m] */
 static int slow_number(dec *d, const char *start, size_t n) {
@@ -98,10 +109,6 @@ static int slow_number(dec *d, const char *start, size_t n) {
     }
     return 0;
 }
-
-static const double pow10tab[23] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Integers that fit int64 are Lua integers. Floats with at most 19 digits,
  * mantissa <= 2^53 and |exponent| <= 22 are exact in one IEEE operation
@@ -205,15 +212,6 @@ static const char *escape(dec *d, luaL_Buffer *B, const char *q) {
     return dfail(d, q, "invalid escape"), NULL;
 }
 
-static const char *scan_plain(const char *q, const char *end) {
-    while (q < end) {
-        unsigned char c = (unsigned char)*q;
-        if (c == '"' || c == '\\' || c < 0x20) break;
-        q++;
-    }
-    return q;
-}
-
 /* The string at d->p has escapes (or is bad) from q on. [-0, +1, m] */
 static int parse_escaped(dec *d, const char *q) {
     luaL_Buffer B;
@@ -259,38 +257,12 @@ static int parse_literal(dec *d) {
     return 0;
 }
 
-/* Moves the n values staged above base (n key, value pairs when obj) into
- * the container, creating it at base+1 on the first call: pops them and,
- * on the first call, pushes the table. [-(n|2n), +(1|0), m] */
-static void flush(lua_State *L, int base, int *have, int n, int obj,
-                  lua_Integer *next) {
-    /* stack: ... [table] staged... */
-    int first = base + 1 + *have, t = base + 1;
-    if (!*have) {
-        lua_createtable(L, obj ? 0 : n, obj ? n : 0);
-        t = lua_gettop(L); /* stack: ... staged... table */
-    }
-    for (int i = 0; obj && i < 2 * n; i += 2) {
-        lua_pushvalue(L, first + i);
-        lua_pushvalue(L, first + i + 1);
-        lua_rawset(L, t);
-    }
-    for (int i = 0; !obj && i < n; i++) {
-        lua_pushvalue(L, first + i);
-        lua_rawseti(L, t, ++*next);
-    }
-    if (!*have) lua_replace(L, base + 1);
-    *have = 1;
-    lua_settop(L, base + 1); /* stack: ... table */
-}
-
 /* Steps into a container at d->p; returns 1 if it is empty, 0 if not, -1
  * on error. [-0, +0, -] */
 static int open_container(dec *d, char close) {
     if (++d->depth > EDDY_JSON_MAX_DEPTH)
         return dfail(d, d->p, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
-    if (!lua_checkstack(d->L, 2 * CHUNK + 8))
-        return dfail(d, d->p, "out of Lua stack");
+    if (!lua_checkstack(d->L, 8)) return dfail(d, d->p, "out of Lua stack");
     d->p++;
     skip_ws(d);
     if (d->p < d->end && *d->p == close) {
@@ -304,10 +276,54 @@ static int open_container(dec *d, char close) {
 static int parse_value(dec *d);
 
 /* Parses `"key" :` of an object member. [-0, +1, m] */
+/* Pushes the key string at d->p from the cache when it holds it, storing
+ * it there otherwise. Returns 1 if done, 0 if the key is not cacheable
+ * (escapes, long, or no cache): the caller parses it. [-0, +(1|0), m] */
+static int cached_key(dec *d) {
+    const char *k = d->p + 1, *q = scan_plain(k, d->end);
+    size_t n = (size_t)(q - k);
+    if (d->kc == NULL || q == d->end || *q != '"' || n == 0 || n > KEYCACHE_LEN)
+        return 0;
+    unsigned h = ((unsigned)n * 31u + (unsigned char)k[0] * 7u +
+                  (unsigned char)k[n - 1]) &
+                 (KEYCACHE - 1);
+    kcache *c = d->kc;
+    if (c->len[h] == n && memcmp(c->bytes[h], k, n) == 0) {
+        lua_rawgeti(d->L, d->kcs, (lua_Integer)h + 1);
+    } else {
+        lua_pushlstring(d->L, k, n);
+        lua_pushvalue(d->L, -1);
+        lua_rawseti(d->L, d->kcs, (lua_Integer)h + 1);
+        memcpy(c->bytes[h], k, n);
+        c->len[h] = (unsigned char)n;
+    }
+    d->p = q + 1;
+    return 1;
+}
+
+/* Pushes the key cache's string table and sets d->kc (made on first use).
+ * [-0, +1, m] */
+static void open_key_cache(dec *d) {
+    lua_State *L = d->L;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, KEYCACHE_REG) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        kcache *c = lua_newuserdatauv(L, sizeof *c, 1); /* stack: ... ud */
+        memset(c, 0, sizeof *c);
+        lua_createtable(L, KEYCACHE, 0);
+        lua_setiuservalue(L, -2, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, KEYCACHE_REG);
+    }
+    d->kc = lua_touserdata(L, -1);
+    lua_getiuservalue(L, -1, 1); /* stack: ... ud strings */
+    lua_remove(L, -2);           /* stack: ... strings */
+    d->kcs = lua_gettop(L);
+}
+
 static int parse_key(dec *d) {
     skip_ws(d);
     if (d->p >= d->end || *d->p != '"') return unexpected(d, "a string");
-    if (parse_string(d)) return -1;
+    if (!cached_key(d) && parse_string(d)) return -1;
     skip_ws(d);
     if (d->p >= d->end || *d->p != ':') return unexpected(d, "':'");
     d->p++;
@@ -315,31 +331,35 @@ static int parse_key(dec *d) {
 }
 
 /* An array (obj = 0) or an object (obj = 1; duplicate keys: the last one
- * wins). Members are staged on the stack and stored CHUNK at a time, so
- * the table is created with the right size. [-0, +1, m] */
+ * wins). The table is made first and each member stored as soon as it is
+ * parsed: an object starts with OBJ_SLOTS hash slots and grows as Lua
+ * tables do. [-0, +1, m] */
 static int parse_container(dec *d, int obj) {
     lua_State *L = d->L;
     char close = obj ? '}' : ']';
-    int base = lua_gettop(L), have = 0, n = 0, rc = open_container(d, close);
-    lua_Integer next = 0;
+    int rc = open_container(d, close);
+    lua_Integer n = 0;
     if (rc < 0) return -1;
+    lua_createtable(L, 0, rc > 0 ? 0 : obj ? OBJ_SLOTS : 0); /* ... t */
     if (rc > 0) {
-        lua_createtable(L, 0, 0); /* stack: ... {} */
         if (obj) return 0;
-        eddy_json_push_array_mt(L); /* stack: ... {} mt */
+        eddy_json_push_array_mt(L); /* stack: ... [] mt */
         lua_setmetatable(L, -2);
         return 0;
     }
-    for (;;) { /* stack: ... [table] staged values (obj: key, value) */
+    int t = lua_gettop(L);
+    for (;;) { /* stack: ... t */
         if ((obj && parse_key(d)) || parse_value(d)) return -1;
-        if (++n == CHUNK) flush(L, base, &have, n, obj, &next), n = 0;
+        if (obj)
+            lua_rawset(L, t); /* stack: ... t */
+        else
+            lua_rawseti(L, t, ++n);
         skip_ws(d);
         if (d->p == d->end || (*d->p != ',' && *d->p != close))
             return unexpected(d, obj ? "',' or '}'" : "',' or ']'");
         if (*d->p++ == close) break;
     }
     d->depth--;
-    flush(L, base, &have, n, obj, &next); /* stack: ... table */
     return 0;
 }
 
@@ -359,354 +379,20 @@ static int parse_value(dec *d) {
 int eddy_json_decode(lua_State *L, const char *s, size_t len, char *err,
                      size_t errlen) {
     if (s == NULL) s = "";
-    dec d = {L, s, s, s + len, err, errlen, 0};
+    dec d = {L, s, s, s + len, err, errlen, 0, NULL, 0};
     int top = lua_gettop(L);
     if (!lua_checkstack(L, 8)) return dfail(&d, s, "out of Lua stack");
     skip_ws(&d);
     if (d.p == d.end) return dfail(&d, d.p, "empty input");
+    if (*d.p == '{') open_key_cache(&d); /* stack: ... strings */
     if (parse_value(&d) == 0) {
         skip_ws(&d);
-        if (d.p == d.end) return 0;
-        dfail(&d, d.p, "trailing garbage after the document");
-    }
-    lua_settop(L, top);
-    return -1;
-}
-
-/* ---- encoder ---------------------------------------------------------- */
-
-typedef struct kent { /* an object member: key text, stack slot of value */
-    const char *s;
-    size_t len;
-    int v;
-} kent;
-
-typedef struct enc {
-    lua_State *L;
-    eddy_buf *b;
-    char *err;
-    size_t errlen;
-    int depth;         /* tables on the path */
-    size_t used;       /* arena entries in use */
-    const void **path; /* [EDDY_JSON_MAX_DEPTH]: tables on the path */
-    kent *arena;       /* [ARENA]: shared by nested objects */
-} enc;
-
-__attribute__((format(printf, 2, 3))) static int efail(enc *e, const char *fmt,
-                                                       ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (e->errlen > 0) vsnprintf(e->err, e->errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* Appends n bytes; writes into the room eddy_buf_reserve makes. */
-static inline int put(enc *e, const char *s, size_t n) {
-    eddy_buf *b = e->b;
-    if (b->cap - b->len < n && eddy_buf_reserve(b, n))
-        return efail(e, "out of memory");
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static const char digit_pairs[] =
-    "0001020304050607080910111213141516171819202122232425262728293031323334"
-    "3536373839404142434445464748495051525354555657585960616263646566676869"
-    "707172737475767778798081828384858687888990919293949596979899";
-
-/* Writes u in decimal to out (at least 20 bytes); returns the length. */
-static size_t fmt_uint(char *out, uint64_t u) {
-    char tmp[20], *p = tmp + sizeof tmp;
-    for (; u >= 100; u /= 100) memcpy(p -= 2, digit_pairs + 2 * (u % 100), 2);
-    if (u >= 10)
-        memcpy(p -= 2, digit_pairs + 2 * u, 2);
-    else
-        *--p = (char)('0' + u);
-    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
-    return (size_t)(tmp + sizeof tmp - p);
-}
-
-/* Writes v in decimal to out (at least 21 bytes); returns the length. */
-static size_t fmt_int(char *out, lua_Integer v) {
-    if (v >= 0) return fmt_uint(out, (uint64_t)v);
-    out[0] = '-';
-    return 1 + fmt_uint(out + 1, 0 - (uint64_t)v);
-}
-
-/* Writes ax (negated if neg) in fixed point with the fewest decimals k such
- * that m / 10^k == ax for an integer m < 2^53. The decoder's fast path does
- * that very division, so the text reads back as ax. Returns 0 if there is
- * no such k (ax then needs 16 or 17 significant digits). */
-static size_t fmt_fixed(char *out, double ax, int neg) {
-    char dig[24], *p = dig + 4;
-    size_t k = 0, n, o = 0;
-    double m = 0;
-    for (; k < 23; k++) {
-        m = nearbyint(ax * pow10tab[k]);
-        if (m >= 9007199254740992.0) return 0;
-        if (m / pow10tab[k] == ax) break;
-    }
-    if (k > 20) return 0; /* (callers keep ax >= 1e-4, so k <= n + 3) */
-    for (n = fmt_uint(p, (uint64_t)m); n <= k && p > dig; n++) *--p = '0';
-    if (n <= k) return 0;
-    if (neg) out[o++] = '-';
-    memcpy(out + o, p, n - k); /* integer part */
-    o += n - k;
-    out[o++] = '.';
-    memcpy(out + o, k ? p + n - k : "0", k ? k : 1);
-    return o + (k ? k : 1);
-}
-
-/* Writes finite x to out (at least 32 bytes) in the shortest form that
- * reads back as x, always with a '.' or an exponent so it reads back as a
- * float: fixed-point for 1e-4 <= |x| < 1e15, else the shortest of %.15g,
- * %.16g and %.17g. Returns the length. */
-static size_t fmt_float(char *out, double x) {
-    double ax = fabs(x);
-    size_t f = ax >= 1e-4 && ax < 1e15 ? fmt_fixed(out, ax, signbit(x)) : 0;
-    if (f) return f;
-    int n = snprintf(out, 32, "%.15g", x);
-    if (strtod(out, NULL) != x) n = snprintf(out, 32, "%.16g", x);
-    if (strtod(out, NULL) != x) n = snprintf(out, 32, "%.17g", x);
-    for (int i = 0; i < n; i++) /* a locale's decimal comma */
-        if (!isdig(out[i]) && out[i] != '-' && out[i] != '+' && out[i] != 'e')
-            out[i] = '.';
-    if (!memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n))
-        out[n++] = '.', out[n++] = '0';
-    return (size_t)n;
-}
-
-static int enc_string(enc *e, const char *s, size_t len) {
-    static const char hex[] = "0123456789abcdef";
-    static const char short_esc[32] = {
-        ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
-    eddy_buf *b = e->b;
-    const char *end = s + len;
-    if (eddy_buf_reserve(b, len + 2)) return efail(e, "out of memory");
-    char *o = b->data + b->len;
-    *o++ = '"';
-    for (;;) {
-        const char *run = s;
-        s = scan_plain(s, end);
-        memcpy(o, run, (size_t)(s - run));
-        o += s - run;
-        if (s == end) break;
-        b->len = (size_t)(o - b->data); /* room for 6 + the rest */
-        if (eddy_buf_reserve(b, 6 + (size_t)(end - s)))
-            return efail(e, "out of memory");
-        o = b->data + b->len;
-        unsigned char c = (unsigned char)*s++;
-        *o++ = '\\';
-        if (c == '"' || c == '\\')
-            *o++ = (char)c;
-        else if (short_esc[c])
-            *o++ = short_esc[c];
-        else
-            memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->data);
-    return 0;
-}
-
-static int enc_value(enc *e, int idx);
-
-/* Keys exactly 1..n? (n >= 1 is the raw length.) [-0, +0, -] */
-static int is_array(lua_State *L, int t, lua_Unsigned n) {
-    lua_Unsigned count = 0;
-    lua_pushnil(L);          /* stack: ... key */
-    while (lua_next(L, t)) { /* stack: ... key value */
-        lua_Integer k = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 0;
-        if (k < 1 || (lua_Unsigned)k > n) {
-            lua_pop(L, 2);
+        if (d.p == d.end) {
+            if (d.kc) lua_replace(L, d.kcs); /* stack: ... value */
             return 0;
         }
-        count++;
-        lua_pop(L, 1);
+        dfail(&d, d.p, "trailing garbage after the document");
     }
-    return count == n;
-}
-
-/* [-0, +0, m] */
-static int enc_array(enc *e, int t, lua_Unsigned n) {
-    if (put(e, "[", 1)) return -1;
-    for (lua_Unsigned i = 1; i <= n; i++) {
-        if (i > 1 && put(e, ",", 1)) return -1;
-        lua_rawgeti(e->L, t, (lua_Integer)i); /* stack: ... t[i] */
-        if (enc_value(e, lua_gettop(e->L))) return -1;
-        lua_pop(e->L, 1);
-    }
-    return put(e, "]", 1);
-}
-
-/* Sets k's key text from the key staged just below its value, replacing a
- * number key by its decimal string. [-0, +0, m] */
-static int key_text(enc *e, kent *k) {
-    lua_State *L = e->L;
-    int ki = k->v - 1;
-    char num[32];
-    int type = lua_type(L, ki);
-    if (type == LUA_TSTRING) {
-        k->s = lua_tolstring(L, ki, &k->len);
-    } else if (type == LUA_TBOOLEAN) {
-        k->s = lua_toboolean(L, ki) ? "true" : "false";
-        k->len = strlen(k->s);
-    } else if (type == LUA_TNUMBER) {
-        if (lua_isinteger(L, ki))
-            k->len = fmt_int(num, lua_tointeger(L, ki));
-        else if (isfinite(lua_tonumber(L, ki)))
-            k->len = fmt_float(num, lua_tonumber(L, ki));
-        else
-            return efail(e, "cannot encode NaN/inf");
-        k->s = lua_pushlstring(L, num, k->len); /* stack: ... key value s */
-        lua_replace(L, ki);                     /* stack: ... s value */
-    } else {
-        return efail(e, "cannot encode a %s key", luaL_typename(L, ki));
-    }
-    return 0;
-}
-
-/* Bytewise, a prefix first. */
-static int kcmp(const void *pa, const void *pb) {
-    const kent *a = pa, *b = pb;
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n && a->s[0] != b->s[0]
-                ? (unsigned char)a->s[0] - (unsigned char)b->s[0]
-                : memcmp(a->s, b->s, n);
-    return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-static void sort_keys(kent *k, size_t n) {
-    if (n > 16) {
-        qsort(k, n, sizeof *k, kcmp);
-        return;
-    }
-    for (size_t i = 1; i < n; i++) {
-        kent t = k[i];
-        size_t j = i;
-        for (; j > 0 && kcmp(&k[j - 1], &t) > 0; j--) k[j] = k[j - 1];
-        k[j] = t;
-    }
-}
-
-/* Writes the members staged in k[0..n) sorted by key. [-0, +0, m] */
-static int put_members(enc *e, kent *k, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (key_text(e, &k[i])) return -1;
-    sort_keys(k, n);
-    if (put(e, "{", 1)) return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && kcmp(&k[i - 1], &k[i]) == 0)
-            return efail(e, "two keys encode as \"%.*s\"",
-                         (int)(k[i].len < 40 ? k[i].len : 40), k[i].s);
-        if ((i > 0 && put(e, ",", 1)) || enc_string(e, k[i].s, k[i].len) ||
-            put(e, ":", 1) || enc_value(e, k[i].v))
-            return -1;
-    }
-    return put(e, "}", 1);
-}
-
-/* Stages up to cap keys and values of t on the stack, recording the value
- * slots in k; returns how many (n), or cap + 1 if t has more (the stack is
- * then left for the caller to reset). [-0, +2n, m] */
-static size_t collect(lua_State *L, int t, kent *k, size_t cap) {
-    size_t i = 0;
-    lua_pushnil(L);          /* stack: ... key */
-    while (lua_next(L, t)) { /* stack: ... k1 v1 .. key value */
-        if (i == cap || !lua_checkstack(L, 4)) return cap + 1;
-        k[i++].v = lua_gettop(L);
-        lua_pushvalue(L, -2); /* stack: ... k1 v1 .. key value key */
-    }
-    return i; /* stack: ... k1 v1 .. kn vn */
-}
-
-/* [-0, +0, m] */
-static int enc_empty(enc *e, int t) {
-    int arr = 0;
-    if (lua_getmetatable(e->L, t)) {                     /* stack: ... mt */
-        lua_getfield(e->L, LUA_REGISTRYINDEX, ARRAY_MT); /* ... mt amt */
-        arr = lua_rawequal(e->L, -1, -2);
-        lua_pop(e->L, 2);
-    }
-    return arr ? put(e, "[]", 2) : put(e, "{}", 2);
-}
-
-/* Stages every key and value on the stack (the key slots in a shared arena,
- * or for big objects a userdata), then writes them sorted. [-0, +0, m] */
-static int enc_object(enc *e, int t) {
-    lua_State *L = e->L;
-    int base = lua_gettop(L);
-    kent *k = e->arena + e->used;
-    size_t n = collect(L, t, k, ARENA - e->used);
-    int in_arena = n <= ARENA - e->used;
-    if (n == 0) return enc_empty(e, t);
-    if (!in_arena) {
-        lua_settop(L, base);
-        lua_pushnil(L); /* stack: ... key */
-        for (n = 0; lua_next(L, t); n++) lua_pop(L, 1);
-        if (n > 400000 || !lua_checkstack(L, 2 * (int)n + 8))
-            return efail(e, "object with %zu keys is too large to encode", n);
-        k = lua_newuserdatauv(L, n * sizeof *k, 0); /* stack: ... scratch */
-        collect(L, t, k, n); /* stack: ... scratch k1 v1 .. kn vn */
-    } else {
-        e->used += n;
-    }
-    if (put_members(e, k, n)) return -1;
-    if (in_arena) e->used -= n;
-    lua_settop(L, base);
-    return 0;
-}
-
-/* [-0, +0, m] */
-static int enc_table(enc *e, int t) {
-    const void *self = lua_topointer(e->L, t);
-    for (int i = 0; i < e->depth; i++)
-        if (e->path[i] == self) return efail(e, "cannot encode a cycle");
-    if (e->depth >= EDDY_JSON_MAX_DEPTH)
-        return efail(e, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
-    if (!lua_checkstack(e->L, 8)) return efail(e, "out of Lua stack");
-    e->path[e->depth++] = self;
-    lua_Unsigned n = lua_rawlen(e->L, t);
-    int rc =
-        n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n) : enc_object(e, t);
-    e->depth--;
-    return rc;
-}
-
-/* [-0, +0, m] */
-static int enc_value(enc *e, int idx) {
-    lua_State *L = e->L;
-    char num[32];
-    int type = lua_type(L, idx);
-    if (type == LUA_TSTRING) {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        return enc_string(e, s, n);
-    }
-    if (type == LUA_TNUMBER && lua_isinteger(L, idx))
-        return put(e, num, fmt_int(num, lua_tointeger(L, idx)));
-    if (type == LUA_TNUMBER && isfinite(lua_tonumber(L, idx)))
-        return put(e, num, fmt_float(num, lua_tonumber(L, idx)));
-    if (type == LUA_TNUMBER) return efail(e, "cannot encode NaN/inf");
-    if (type == LUA_TTABLE) return enc_table(e, idx);
-    if (type == LUA_TBOOLEAN && lua_toboolean(L, idx)) return put(e, "true", 4);
-    if (type == LUA_TBOOLEAN) return put(e, "false", 5);
-    if (type == LUA_TNIL ||
-        (type == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx)))
-        return put(e, "null", 4);
-    return efail(e, "cannot encode a %s", luaL_typename(L, idx));
-}
-
-/* [-0, +0, m] */
-int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
-                     size_t errlen) {
-    const void *path[EDDY_JSON_MAX_DEPTH]; /* left uninitialised: big */
-    kent arena[ARENA];
-    enc e = {L, b, err, errlen, 0, 0, path, arena};
-    int top = lua_gettop(L);
-    if (enc_value(&e, lua_absindex(L, idx)) == 0) return 0;
     lua_settop(L, top);
     return -1;
 }

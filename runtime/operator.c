@@ -9,7 +9,8 @@
  * and the key is marked in the dirty table, which is exactly what a
  * checkpoint must write: state changes can only happen to touched keys.
  * An empty state table is dropped (a tombstone), like ctx:clear().
- * The operator owns its registry refs and its node. */
+ * The per-event path and the error policy are in op_event.c. The operator
+ * owns its registry refs and its node. */
 #include "operator.h"
 
 #include <lauxlib.h>
@@ -26,7 +27,6 @@
 
 static const char *const kinds[] = {"map", "filter", "flat_map", "process",
                                     NULL};
-static const char *const policies[] = {"fail", "skip", "dead_letter", NULL};
 
 eddy_node *eddy_op_node(eddy_op *op) { return op->node; }
 const char *eddy_op_name(const eddy_op *op) { return op->name; }
@@ -162,208 +162,6 @@ static void ctx_push_new(lua_State *L, eddy_op *op) {
     }
 }
 
-/* ---- per-event path ---------------------------------------------------- */
-
-/* Appends a printable form of the key at idx to buf. */
-static void key_repr(lua_State *L, int idx, char *buf, size_t n) {
-    if (idx == 0)
-        snprintf(buf, n, "(none)");
-    else if (lua_type(L, idx) == LUA_TSTRING)
-        snprintf(buf, n, "\"%.200s\"", lua_tostring(L, idx));
-    else if (lua_isinteger(L, idx))
-        snprintf(buf, n, "%lld", (long long)lua_tointeger(L, idx));
-    else
-        snprintf(buf, n, "(%s)", luaL_typename(L, idx));
-}
-
-/* Runs the script's on_error(err, ev, ctx) hook; returns the policy it
- * chose, or -1 when the hook failed (the job fails). [-0, +0, -] */
-static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
-    int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
-    if (lua_getfield(L, -1, "on_error") != LUA_TFUNCTION) {
-        lua_settop(L, top);
-        return op->policy;
-    }
-    lua_pushstring(L, msg);
-    lua_pushvalue(L, ev);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
-    /* stack: mod on_error err ev ctx */
-    int pol = op->policy;
-    if (eddy_vm_call(op->vm, 3, 1) != 0) {
-        eddy_job_fail(op->job, "operator %s: on_error hook failed: %s",
-                      op->name, eddy_vm_error(op->vm));
-        pol = -1;
-    } else if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *s = lua_tostring(L, -1);
-        for (int i = 0; policies[i]; i++)
-            if (strcmp(s, policies[i]) == 0) pol = i;
-    }
-    lua_settop(L, top);
-    return pol;
-}
-
-/* Applies the error policy to the event at ev that failed with msg; key is
- * the key's stack index or 0. [-0, +0, -] */
-void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
-                   const char *msg) {
-    op->st.errors++;
-    int pol = op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg)
-                                       : op->policy;
-    if (pol == POL_SKIP || pol == POL_DEAD) eddy_job_count_error(op->job);
-    if (pol == POL_SKIP) {
-        op->st.skipped++;
-        eddy_debug("operator %s: skipped an event: %s", op->name, msg);
-    } else if (pol == POL_DEAD) {
-        op->st.dead_letters++;
-        eddy_job_dead_letter(op->job, msg, op->name, L, key, ev, NULL, 0);
-    } else if (pol == POL_FAIL && eddy_job_poisoned(op->job, op->name)) {
-        char why[1024];
-        snprintf(why, sizeof why, "poison pill: this event failed operator "
-                 "%s again after %d restarts: %s", op->name,
-                 eddy_job_poisoned(op->job, op->name), msg);
-        op->st.dead_letters++;
-        eddy_warn("operator %s: a poison pill went to the dead letters",
-                  op->name);
-        eddy_job_dead_letter(op->job, why, op->name, L, key, ev, NULL, 0);
-    } else if (pol == POL_FAIL) {
-        char k[256];
-        eddy_job_fail_event(op->job, op->name);
-        const char *src;
-        uint64_t pos;
-        key_repr(L, key, k, sizeof k);
-        eddy_job_origin(op->job, &src, &pos);
-        eddy_job_fail(op->job, "operator %s failed: key %s, source %s at "
-                      "byte %llu: %s", op->name, k, src ? src : "(none)",
-                      (unsigned long long)pos, msg);
-    }
-}
-
-/* Pushes the key of the event at ev, or returns -1 with an error message
- * in msg. [-0, +(1|0), -] */
-static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
-                  size_t n) {
-    if (op->keyfield_ref != LUA_NOREF) {
-        if (!lua_istable(L, ev)) {
-            snprintf(msg, n, "key_by: the event is a %s, not a table",
-                     luaL_typename(L, ev));
-            return -1;
-        }
-        lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfield_ref);
-        lua_gettable(L, ev);
-    } else {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfn_ref);
-        lua_pushvalue(L, ev);
-        if (eddy_vm_pcall(op->vm, h, 1, 1) != 0) {
-            snprintf(msg, n, "key_by function: %s", eddy_vm_error(op->vm));
-            return -1;
-        }
-    }
-    int t = lua_type(L, -1);
-    if (t == LUA_TSTRING || lua_isinteger(L, -1)) return 0;
-    if (t == LUA_TNUMBER) {
-        lua_Integer i;
-        if (lua_numbertointeger(lua_tonumber(L, -1), &i)) {
-            lua_pop(L, 1);
-            lua_pushinteger(L, i);
-            return 0;
-        }
-    }
-    snprintf(msg, n, "key_by: the key must be a string or an integer, got %s",
-             t == LUA_TNIL ? "nil (missing field?)" : luaL_typename(L, -1));
-    lua_pop(L, 1);
-    return -1;
-}
-
-/* Ends a call's use of ctx.state. The usual case (the state ctx_index
- * handed out, changed in place) costs one rawget; a value the script
- * assigned (ctx.state = {...} or nil) replaces the stored one. Empty
- * states stay until the next checkpoint writes them as deletions.
- * [-0, +0, m] */
-void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-    int t = lua_rawget(L, ctx);
-    /* stack: st */
-    if (t == LUA_TNIL && op->handed == NULL) { /* untouched */
-        lua_pop(L, 1);
-        return;
-    }
-    if (t != LUA_TTABLE || lua_topointer(L, -1) != op->handed) {
-        /* assigned by the script: nil deletes the key */
-        lua_pushvalue(L, -1);
-        eddy_opstate_put(op->state, L, key);
-    }
-    lua_pop(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-    lua_pushnil(L);
-    lua_rawset(L, ctx);
-    op->handed = NULL;
-}
-
-/* Starts a call for the key at index key: ctx.key, and ctx.state when the
- * key is hot (the steady case: one lookup). [-0, +0, m] */
-void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
-    lua_pushvalue(L, key);
-    lua_rawset(L, ctx);
-    if (eddy_opstate_hot(op->state, L, key)) {
-        op->handed = lua_topointer(L, -1);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, ctx);
-        lua_pop(L, 1);
-    }
-}
-
-/* Hands the result of a map or filter call (at the top) downstream. */
-static void op_result(eddy_op *op, lua_State *L, int ev) {
-    if (op->kind == OP_MAP) {
-        if (!lua_isnil(L, -1)) eddy_node_emit(op->node, L, lua_gettop(L), NULL);
-    } else if (lua_toboolean(L, -1)) {
-        eddy_node_emit(op->node, L, ev, NULL);
-    }
-}
-
-static void op_push(void *self, lua_State *L, int ev) {
-    eddy_op *op = self;
-    char msg[512];
-    if (eddy_job_failed(op->job)) return;
-    op->st.in++;
-    int top = lua_gettop(L), key = 0, h = top + 1;
-    int64_t ts;
-    if (op->keyed && !op->accepts_late && eddy_job_timestamp(op->job, &ts) &&
-        ts < eddy_node_watermark(op->node)) { /* late */
-        op->late++;
-        if (eddy_node_has_readers(op->node, "late"))
-            eddy_node_emit(op->node, L, ev, "late");
-        return;
-    }
-    eddy_vm_push_handler(op->vm);
-    if (op->keyed) {
-        if (op_key(op, L, h, ev, msg, sizeof msg) != 0) {
-            eddy_op_error(op, L, ev, 0, msg);
-            lua_settop(L, top);
-            return;
-        }
-        key = top + 2;
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
-    int ctx = lua_gettop(L);
-    if (key) eddy_op_begin_key(op, L, ctx, key);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
-    lua_pushvalue(L, ev);
-    lua_pushvalue(L, ctx);
-    /* stack: handler [key] ctx fn ev ctx */
-    int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
-    int rc = eddy_vm_pcall(op->vm, h, 2, nres);
-    if (key) eddy_op_writeback(op, L, ctx, key);
-    if (rc != 0)
-        eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
-    else if (nres)
-        op_result(op, L, ev);
-    lua_settop(L, top);
-}
-
 /* ---- building ---------------------------------------------------------- */
 
 /* Reads string field k of the table at idx into a fresh copy (NULL when
@@ -417,7 +215,7 @@ static int op_configure(eddy_op *op, lua_State *L, int desc, char *err,
     char *kind = field_dup(L, desc, "kind");
     char *pol = field_dup(L, desc, "on_error");
     op->kind = option_index(kinds, kind);
-    op->policy = pol ? option_index(policies, pol) : POL_FAIL;
+    op->policy = pol ? option_index(eddy_op_policies, pol) : POL_FAIL;
     free(kind);
     free(pol);
     if (op->kind < 0 || op->policy < 0) {
@@ -464,7 +262,7 @@ eddy_op *eddy_op_new(eddy_job *job, lua_State *L, int desc, char *err,
     op->where = field_dup(L, desc, "where");
     if (op->name == NULL) op->name = strdup("operator");
     if (op_configure(op, L, desc, err, errlen) != 0 ||
-        (op->node = eddy_node_new(op->name, op_push, op)) == NULL) {
+        (op->node = eddy_node_new(op->name, eddy_op_push, op)) == NULL) {
         eddy_op_free(op);
         return NULL;
     }

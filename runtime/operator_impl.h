@@ -1,5 +1,5 @@
-/* operator_impl.h - private to the operator module (operator.c and
- * op_timers.c): the operator struct and the helpers both files use. Not
+/* operator_impl.h - private to the operator module (operator.c,
+ * op_event.c and op_timers.c): the operator struct and the helpers both files use. Not
  * for the rest of the runtime, which sees eddy_op as opaque. */
 #ifndef EDDY_OPERATOR_IMPL_H
 #define EDDY_OPERATOR_IMPL_H
@@ -49,6 +49,11 @@ struct eddy_op {
     int watching;
     unsigned long reloads, reload_failures;
 };
+
+extern const char *const eddy_op_policies[]; /* by POL_ value */
+
+/* op_event.c: the node's push (one event through the operator). */
+void eddy_op_push(void *self, lua_State *L, int ev);
 
 /* The operator a ctx method runs for (upvalue 1). [-0, +0, -] */
 eddy_op *eddy_op_of_ctx(lua_State *L);

@@ -22,6 +22,7 @@
 /* The codec writes an empty table in 3 bytes (version, tag, count 0); no
  * table with an entry is that short. */
 #define EMPTY_TABLE_BYTES 3
+#define HOT_PRESIZE 65536 /* most slots a new hot table starts with */
 
 struct eddy_opstate {
     char *name;
@@ -81,6 +82,10 @@ static int tget(lua_State *L, int ref, int key) {
     lua_copy(L, -1, -2); /* drop the table under the value, no rotation */
     lua_pop(L, 1);
     return t;
+}
+
+void eddy_opstate_push_hot(eddy_opstate *s, lua_State *L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->hot_ref);
 }
 
 int eddy_opstate_hot(eddy_opstate *s, lua_State *L, int key) {
@@ -250,10 +255,12 @@ int eddy_opstate_snapshot(eddy_opstate *s, lua_State *L, eddy_batch *b,
         }
     }
     lua_settop(L, top);
-    /* the hot table becomes pending; a new one starts */
+    /* the hot table becomes pending; a new one starts, sized for as many
+     * keys up to HOT_PRESIZE (the same keys tend to come back: fewer
+     * rehashes on the way up, a bounded table if they do not) */
     luaL_unref(L, LUA_REGISTRYINDEX, s->pending_ref);
     s->pending_ref = s->hot_ref;
-    lua_newtable(L);
+    lua_createtable(L, 0, n < HOT_PRESIZE ? (int)n : HOT_PRESIZE);
     s->hot_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     *nkeys = n;
     return 0;

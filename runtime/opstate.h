@@ -22,6 +22,10 @@ void eddy_opstate_set_store(eddy_opstate *s, eddy_store *store);
  * case, one lookup) and returns 1; else returns 0, nothing pushed.
  * [-0, +(0|1), -] */
 int eddy_opstate_hot(eddy_opstate *s, lua_State *L, int key);
+/* Pushes the hot table (key -> state, or false for a deleted key) for a
+ * direct lookup. It is replaced at each checkpoint: push it per use, do
+ * not keep it. [-0, +1, -] */
+void eddy_opstate_push_hot(eddy_opstate *s, lua_State *L);
 /* Pushes the key's state, from memory or the store, or a new empty table,
  * and marks the key changed. Raises on an unreadable stored state.
  * [-0, +1, e] */

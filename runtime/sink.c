@@ -22,7 +22,7 @@
 #include "log.h"
 #include "memio.h"
 
-#define SINK_FLUSH (64 * 1024)
+#define SINK_FLUSH (256 * 1024)
 
 struct eddy_sink {
     eddy_job *job;

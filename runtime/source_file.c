@@ -22,7 +22,7 @@
 #include "log.h"
 #include "source.h"
 
-#define CHUNK (64 * 1024)
+#define CHUNK (256 * 1024)
 #define FOLLOW_POLL_S 0.05
 
 typedef struct file_src {

@@ -1,14 +1,15 @@
 -- Generates the word-count input: N lines of 3-9 words drawn uniformly from a
--- vocabulary of ~5000 distinct words of 2-9 lowercase letters.
--- usage: lua5.4 gen/text.lua OUT [LINES] [SEED]
+-- vocabulary of VOCAB (default 100000) distinct words of 2-9 lowercase
+-- letters.
+-- usage: lua5.4 gen/text.lua OUT [LINES] [SEED] [VOCAB]
 package.path = arg[0]:match("^(.*)/[^/]*$") .. "/?.lua;" .. package.path
 local prng = require("prng")
 
-local out_path = assert(arg[1], "usage: text.lua OUT [LINES] [SEED]")
+local out_path = assert(arg[1], "usage: text.lua OUT [LINES] [SEED] [VOCAB]")
 local lines = tonumber(arg[2] or 1000000)
 local rand = prng.new(tonumber(arg[3] or 42))
 
-local VOCAB = 5000
+local VOCAB = tonumber(arg[4] or 100000)
 local vocab, seen = {}, {}
 local letters = {}
 for i = 1, 26 do letters[i] = string.char(96 + i) end

@@ -1,0 +1,466 @@
+/* json_encode.c - Lua values to JSON text (the decoder is json.c).
+ *
+ * The encoder walks a Lua value and appends its text to an eddy_buf.
+ * Objects are written with their keys sorted bytewise. The common event
+ * shape, a small table of string keys with scalar values, takes a fast
+ * path that reads the members into a C array and sorts them there; any
+ * other table is staged on the Lua stack (see enc_object).
+ *
+ * Invariant: on failure the Lua stack is back at its height on entry and
+ * -1 is returned with "message" in err; the only Lua errors raised are
+ * memory errors, and no malloc'd memory is held across a Lua API call, so
+ * such a longjmp leaks nothing.
+ *
+ * Ownership: the caller owns the eddy_buf and err. The scratch userdata for
+ * big objects is Lua's. String pointers taken from Lua values stay valid
+ * while the value is reachable from the stack (Lua's collector does not
+ * move objects).
+ */
+#include "json.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_impl.h"
+
+#define ARENA 256  /* object keys sorted without a userdata */
+#define FLAT_MAX 8 /* members of an object the fast path takes */
+
+typedef struct kent { /* an object member: key text, stack slot of value */
+    const char *s;
+    size_t len;
+    int v;
+} kent;
+
+typedef struct enc {
+    lua_State *L;
+    eddy_buf *b;
+    char *err;
+    size_t errlen;
+    int depth;         /* tables on the path */
+    size_t used;       /* arena entries in use */
+    const void **path; /* [EDDY_JSON_MAX_DEPTH]: tables on the path */
+    kent *arena;       /* [ARENA]: shared by nested objects */
+} enc;
+
+__attribute__((format(printf, 2, 3))) static int efail(enc *e, const char *fmt,
+                                                       ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (e->errlen > 0) vsnprintf(e->err, e->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Appends n bytes; writes into the room eddy_buf_reserve makes. */
+static inline int put(enc *e, const char *s, size_t n) {
+    eddy_buf *b = e->b;
+    if (b->cap - b->len < n && eddy_buf_reserve(b, n))
+        return efail(e, "out of memory");
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334"
+    "3536373839404142434445464748495051525354555657585960616263646566676869"
+    "707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes u in decimal to out (at least 20 bytes); returns the length. */
+static size_t fmt_uint(char *out, uint64_t u) {
+    char tmp[20], *p = tmp + sizeof tmp;
+    for (; u >= 100; u /= 100) memcpy(p -= 2, digit_pairs + 2 * (u % 100), 2);
+    if (u >= 10)
+        memcpy(p -= 2, digit_pairs + 2 * u, 2);
+    else
+        *--p = (char)('0' + u);
+    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
+    return (size_t)(tmp + sizeof tmp - p);
+}
+
+/* Writes v in decimal to out (at least 21 bytes); returns the length. */
+static size_t fmt_int(char *out, lua_Integer v) {
+    if (v >= 0) return fmt_uint(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + fmt_uint(out + 1, 0 - (uint64_t)v);
+}
+
+/* Writes ax (negated if neg) in fixed point with the fewest decimals k such
+ * that m / 10^k == ax for an integer m < 2^53. The decoder's fast path does
+ * that very division, so the text reads back as ax. Returns 0 if there is
+ * no such k (ax then needs 16 or 17 significant digits). */
+static size_t fmt_fixed(char *out, double ax, int neg) {
+    char dig[24], *p = dig + 4;
+    size_t k = 0, n, o = 0;
+    double m = 0;
+    for (; k < 23; k++) {
+        m = nearbyint(ax * pow10tab[k]);
+        if (m >= 9007199254740992.0) return 0;
+        if (m / pow10tab[k] == ax) break;
+    }
+    if (k > 20) return 0; /* (callers keep ax >= 1e-4, so k <= n + 3) */
+    for (n = fmt_uint(p, (uint64_t)m); n <= k && p > dig; n++) *--p = '0';
+    if (n <= k) return 0;
+    if (neg) out[o++] = '-';
+    memcpy(out + o, p, n - k); /* integer part */
+    o += n - k;
+    out[o++] = '.';
+    memcpy(out + o, k ? p + n - k : "0", k ? k : 1);
+    return o + (k ? k : 1);
+}
+
+/* Writes finite x to out (at least 32 bytes) in the shortest form that
+ * reads back as x, always with a '.' or an exponent so it reads back as a
+ * float: fixed-point for 1e-4 <= |x| < 1e15, else the shortest of %.15g,
+ * %.16g and %.17g. Returns the length. */
+static size_t fmt_float(char *out, double x) {
+    double ax = fabs(x);
+    size_t f = ax >= 1e-4 && ax < 1e15 ? fmt_fixed(out, ax, signbit(x)) : 0;
+    if (f) return f;
+    int n = snprintf(out, 32, "%.15g", x);
+    if (strtod(out, NULL) != x) n = snprintf(out, 32, "%.16g", x);
+    if (strtod(out, NULL) != x) n = snprintf(out, 32, "%.17g", x);
+    for (int i = 0; i < n; i++) /* a locale's decimal comma */
+        if (!isdig(out[i]) && out[i] != '-' && out[i] != '+' && out[i] != 'e')
+            out[i] = '.';
+    if (!memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n))
+        out[n++] = '.', out[n++] = '0';
+    return (size_t)n;
+}
+
+static int enc_string(enc *e, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    static const char short_esc[32] = {
+        ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
+    eddy_buf *b = e->b;
+    const char *end = s + len;
+    if (eddy_buf_reserve(b, len + 2)) return efail(e, "out of memory");
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (;;) {
+        const char *run = s;
+        s = scan_plain(s, end);
+        memcpy(o, run, (size_t)(s - run));
+        o += s - run;
+        if (s == end) break;
+        b->len = (size_t)(o - b->data); /* room for 6 + the rest */
+        if (eddy_buf_reserve(b, 6 + (size_t)(end - s)))
+            return efail(e, "out of memory");
+        o = b->data + b->len;
+        unsigned char c = (unsigned char)*s++;
+        *o++ = '\\';
+        if (c == '"' || c == '\\')
+            *o++ = (char)c;
+        else if (short_esc[c])
+            *o++ = short_esc[c];
+        else
+            memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+static int enc_value(enc *e, int idx);
+
+/* Keys exactly 1..n? (n >= 1 is the raw length.) [-0, +0, -] */
+static int is_array(lua_State *L, int t, lua_Unsigned n) {
+    lua_Unsigned count = 0;
+    lua_pushnil(L);          /* stack: ... key */
+    while (lua_next(L, t)) { /* stack: ... key value */
+        lua_Integer k = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 0;
+        if (k < 1 || (lua_Unsigned)k > n) {
+            lua_pop(L, 2);
+            return 0;
+        }
+        count++;
+        lua_pop(L, 1);
+    }
+    return count == n;
+}
+
+/* [-0, +0, m] */
+static int enc_array(enc *e, int t, lua_Unsigned n) {
+    if (put(e, "[", 1)) return -1;
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        if (i > 1 && put(e, ",", 1)) return -1;
+        lua_rawgeti(e->L, t, (lua_Integer)i); /* stack: ... t[i] */
+        if (enc_value(e, lua_gettop(e->L))) return -1;
+        lua_pop(e->L, 1);
+    }
+    return put(e, "]", 1);
+}
+
+/* Sets k's key text from the key staged just below its value, replacing a
+ * number key by its decimal string. [-0, +0, m] */
+static int key_text(enc *e, kent *k) {
+    lua_State *L = e->L;
+    int ki = k->v - 1;
+    char num[32];
+    int type = lua_type(L, ki);
+    if (type == LUA_TSTRING) {
+        k->s = lua_tolstring(L, ki, &k->len);
+    } else if (type == LUA_TBOOLEAN) {
+        k->s = lua_toboolean(L, ki) ? "true" : "false";
+        k->len = strlen(k->s);
+    } else if (type == LUA_TNUMBER) {
+        if (lua_isinteger(L, ki))
+            k->len = fmt_int(num, lua_tointeger(L, ki));
+        else if (isfinite(lua_tonumber(L, ki)))
+            k->len = fmt_float(num, lua_tonumber(L, ki));
+        else
+            return efail(e, "cannot encode NaN/inf");
+        k->s = lua_pushlstring(L, num, k->len); /* stack: ... key value s */
+        lua_replace(L, ki);                     /* stack: ... s value */
+    } else {
+        return efail(e, "cannot encode a %s key", luaL_typename(L, ki));
+    }
+    return 0;
+}
+
+/* Bytewise, a prefix first. */
+static int kcmp(const void *pa, const void *pb) {
+    const kent *a = pa, *b = pb;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n && a->s[0] != b->s[0]
+                ? (unsigned char)a->s[0] - (unsigned char)b->s[0]
+                : memcmp(a->s, b->s, n);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static void sort_keys(kent *k, size_t n) {
+    if (n > 16) {
+        qsort(k, n, sizeof *k, kcmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        kent t = k[i];
+        size_t j = i;
+        for (; j > 0 && kcmp(&k[j - 1], &t) > 0; j--) k[j] = k[j - 1];
+        k[j] = t;
+    }
+}
+
+/* Writes the members staged in k[0..n) sorted by key. [-0, +0, m] */
+static int put_members(enc *e, kent *k, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (key_text(e, &k[i])) return -1;
+    sort_keys(k, n);
+    if (put(e, "{", 1)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && kcmp(&k[i - 1], &k[i]) == 0)
+            return efail(e, "two keys encode as \"%.*s\"",
+                         (int)(k[i].len < 40 ? k[i].len : 40), k[i].s);
+        if ((i > 0 && put(e, ",", 1)) || enc_string(e, k[i].s, k[i].len) ||
+            put(e, ":", 1) || enc_value(e, k[i].v))
+            return -1;
+    }
+    return put(e, "}", 1);
+}
+
+/* Stages up to cap keys and values of t on the stack, recording the value
+ * slots in k; returns how many (n), or cap + 1 if t has more (the stack is
+ * then left for the caller to reset). [-0, +2n, m] */
+static size_t collect(lua_State *L, int t, kent *k, size_t cap) {
+    size_t i = 0;
+    lua_pushnil(L);          /* stack: ... key */
+    while (lua_next(L, t)) { /* stack: ... k1 v1 .. key value */
+        if (i == cap || !lua_checkstack(L, 4)) return cap + 1;
+        k[i++].v = lua_gettop(L);
+        lua_pushvalue(L, -2); /* stack: ... k1 v1 .. key value key */
+    }
+    return i; /* stack: ... k1 v1 .. kn vn */
+}
+
+/* [-0, +0, m] */
+static int enc_empty(enc *e, int t) {
+    int arr = 0;
+    if (lua_getmetatable(e->L, t)) {                     /* stack: ... mt */
+        lua_getfield(e->L, LUA_REGISTRYINDEX, ARRAY_MT); /* ... mt amt */
+        arr = lua_rawequal(e->L, -1, -2);
+        lua_pop(e->L, 2);
+    }
+    return arr ? put(e, "[]", 2) : put(e, "{}", 2);
+}
+
+/* Stages every key and value on the stack (the key slots in a shared arena,
+ * or for big objects a userdata), then writes them sorted. [-0, +0, m] */
+static int enc_object(enc *e, int t) {
+    lua_State *L = e->L;
+    int base = lua_gettop(L);
+    kent *k = e->arena + e->used;
+    size_t n = collect(L, t, k, ARENA - e->used);
+    int in_arena = n <= ARENA - e->used;
+    if (n == 0) return enc_empty(e, t);
+    if (!in_arena) {
+        lua_settop(L, base);
+        lua_pushnil(L); /* stack: ... key */
+        for (n = 0; lua_next(L, t); n++) lua_pop(L, 1);
+        if (n > 400000 || !lua_checkstack(L, 2 * (int)n + 8))
+            return efail(e, "object with %zu keys is too large to encode", n);
+        k = lua_newuserdatauv(L, n * sizeof *k, 0); /* stack: ... scratch */
+        collect(L, t, k, n); /* stack: ... scratch k1 v1 .. kn vn */
+    } else {
+        e->used += n;
+    }
+    if (put_members(e, k, n)) return -1;
+    if (in_arena) e->used -= n;
+    lua_settop(L, base);
+    return 0;
+}
+
+/* ---- flat objects: the fast path ------------------------------------- */
+
+enum { F_STR, F_INT, F_FLT, F_TRUE, F_FALSE };
+
+typedef struct flat { /* a member of a flat object, read in place */
+    const char *k;
+    size_t klen, slen;
+    int tag;
+    union {
+        const char *s;
+        lua_Integer i;
+        double x;
+    } v;
+} flat;
+
+/* Reads the scalar value at the top into m; 0, or -1 if it is not one the
+ * fast path writes (tables, NaN, null...). [-0, +0, -] */
+static int flat_value(lua_State *L, flat *m) {
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING:
+        m->tag = F_STR;
+        m->v.s = lua_tolstring(L, -1, &m->slen);
+        return 0;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, -1)) {
+            m->tag = F_INT;
+            m->v.i = lua_tointeger(L, -1);
+            return 0;
+        }
+        m->tag = F_FLT;
+        m->v.x = lua_tonumber(L, -1);
+        return isfinite(m->v.x) ? 0 : -1;
+    case LUA_TBOOLEAN:
+        m->tag = lua_toboolean(L, -1) ? F_TRUE : F_FALSE;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Reads t's members into f[0..FLAT_MAX) if t has 1..FLAT_MAX string keys
+ * and scalar values: returns their number, else 0 (general path). Nothing
+ * is staged: the pointers stay valid as t holds the strings and no Lua code
+ * runs before they are written. [-0, +0, -] */
+static int flat_read(lua_State *L, int t, flat *f) {
+    int n = 0;
+    lua_pushnil(L);          /* stack: ... key */
+    while (lua_next(L, t)) { /* stack: ... key value */
+        if (n == FLAT_MAX || lua_type(L, -2) != LUA_TSTRING ||
+            flat_value(L, &f[n]) != 0) {
+            lua_pop(L, 2);
+            return 0;
+        }
+        f[n].k = lua_tolstring(L, -2, &f[n].klen);
+        n++;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* Bytewise, a prefix first (as kcmp). */
+static int flat_cmp(const flat *a, const flat *b) {
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->k, b->k, n);
+    return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* Writes f[0..n) sorted by key. Keys are distinct strings: no duplicate
+ * can arise. [-0, +0, -] */
+static int flat_write(enc *e, flat *f, int n) {
+    char num[32];
+    for (int i = 1; i < n; i++) {
+        flat t = f[i];
+        int j = i;
+        for (; j > 0 && flat_cmp(&f[j - 1], &t) > 0; j--) f[j] = f[j - 1];
+        f[j] = t;
+    }
+    if (put(e, "{", 1)) return -1;
+    for (int i = 0; i < n; i++) {
+        const flat *m = &f[i];
+        if ((i > 0 && put(e, ",", 1)) || enc_string(e, m->k, m->klen) ||
+            put(e, ":", 1))
+            return -1;
+        int rc = m->tag == F_STR    ? enc_string(e, m->v.s, m->slen)
+                 : m->tag == F_INT  ? put(e, num, fmt_int(num, m->v.i))
+                 : m->tag == F_FLT  ? put(e, num, fmt_float(num, m->v.x))
+                 : m->tag == F_TRUE ? put(e, "true", 4)
+                                    : put(e, "false", 5);
+        if (rc) return -1;
+    }
+    return put(e, "}", 1);
+}
+
+/* [-0, +0, m] */
+static int enc_table(enc *e, int t) {
+    const void *self = lua_topointer(e->L, t);
+    for (int i = 0; i < e->depth; i++)
+        if (e->path[i] == self) return efail(e, "cannot encode a cycle");
+    if (e->depth >= EDDY_JSON_MAX_DEPTH)
+        return efail(e, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
+    if (!lua_checkstack(e->L, 8)) return efail(e, "out of Lua stack");
+    e->path[e->depth++] = self;
+    lua_Unsigned n = lua_rawlen(e->L, t);
+    flat f[FLAT_MAX];
+    int nf = n == 0 ? flat_read(e->L, t, f) : 0, rc;
+    if (nf > 0)
+        rc = flat_write(e, f, nf);
+    else
+        rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n)
+                                           : enc_object(e, t);
+    e->depth--;
+    return rc;
+}
+
+/* [-0, +0, m] */
+static int enc_value(enc *e, int idx) {
+    lua_State *L = e->L;
+    char num[32];
+    int type = lua_type(L, idx);
+    if (type == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return enc_string(e, s, n);
+    }
+    if (type == LUA_TNUMBER && lua_isinteger(L, idx))
+        return put(e, num, fmt_int(num, lua_tointeger(L, idx)));
+    if (type == LUA_TNUMBER && isfinite(lua_tonumber(L, idx)))
+        return put(e, num, fmt_float(num, lua_tonumber(L, idx)));
+    if (type == LUA_TNUMBER) return efail(e, "cannot encode NaN/inf");
+    if (type == LUA_TTABLE) return enc_table(e, idx);
+    if (type == LUA_TBOOLEAN && lua_toboolean(L, idx)) return put(e, "true", 4);
+    if (type == LUA_TBOOLEAN) return put(e, "false", 5);
+    if (type == LUA_TNIL ||
+        (type == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx)))
+        return put(e, "null", 4);
+    return efail(e, "cannot encode a %s", luaL_typename(L, idx));
+}
+
+/* [-0, +0, m] */
+int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
+                     size_t errlen) {
+    const void *path[EDDY_JSON_MAX_DEPTH]; /* left uninitialised: big */
+    kent arena[ARENA];
+    enc e = {L, b, err, errlen, 0, 0, path, arena};
+    int top = lua_gettop(L);
+    if (enc_value(&e, lua_absindex(L, idx)) == 0) return 0;
+    lua_settop(L, top);
+    return -1;
+}

@@ -1,0 +1,258 @@
+/* op_event.c - the per-event path of operators, and their error policy.
+ *
+ * An operator's push calls its function through the vm's protected call,
+ * with the event and the operator's ctx. On a keyed stream it first takes
+ * the key (a field, or the key_by function in its own protected call),
+ * sets ctx.key and, when the key is hot, ctx.state (one lookup); after the
+ * call eddy_op_writeback files what the call did to ctx.state. A failed
+ * call goes to the operator's error policy (on_error hook, skip, dead
+ * letter, poison pill or job failure).
+ *
+ * Invariant: after an event ctx.state is unset (raw nil) and every state
+ * the call changed is in the operator's hot table, whether the call
+ * succeeded or failed. The Lua stack is left as it was found. Nothing is
+ * owned here: the operator (operator.c) owns its refs and tables. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "operator_impl.h"
+#include "opstate.h"
+
+const char *const eddy_op_policies[] = {"fail", "skip", "dead_letter", NULL};
+
+/* Appends a printable form of the key at idx to buf. */
+static void key_repr(lua_State *L, int idx, char *buf, size_t n) {
+    if (idx == 0)
+        snprintf(buf, n, "(none)");
+    else if (lua_type(L, idx) == LUA_TSTRING)
+        snprintf(buf, n, "\"%.200s\"", lua_tostring(L, idx));
+    else if (lua_isinteger(L, idx))
+        snprintf(buf, n, "%lld", (long long)lua_tointeger(L, idx));
+    else
+        snprintf(buf, n, "(%s)", luaL_typename(L, idx));
+}
+
+/* Runs the script's on_error(err, ev, ctx) hook; returns the policy it
+ * chose, or -1 when the hook failed (the job fails). [-0, +0, -] */
+static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
+    if (lua_getfield(L, -1, "on_error") != LUA_TFUNCTION) {
+        lua_settop(L, top);
+        return op->policy;
+    }
+    lua_pushstring(L, msg);
+    lua_pushvalue(L, ev);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    /* stack: mod on_error err ev ctx */
+    int pol = op->policy;
+    if (eddy_vm_call(op->vm, 3, 1) != 0) {
+        eddy_job_fail(op->job, "operator %s: on_error hook failed: %s",
+                      op->name, eddy_vm_error(op->vm));
+        pol = -1;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
+        for (int i = 0; eddy_op_policies[i]; i++)
+            if (strcmp(s, eddy_op_policies[i]) == 0) pol = i;
+    }
+    lua_settop(L, top);
+    return pol;
+}
+
+/* Applies the error policy to the event at ev that failed with msg; key is
+ * the key's stack index or 0. [-0, +0, -] */
+void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
+                   const char *msg) {
+    op->st.errors++;
+    int pol =
+        op->mod_ref != LUA_NOREF ? op_error_hook(op, L, ev, msg) : op->policy;
+    if (pol == POL_SKIP || pol == POL_DEAD) eddy_job_count_error(op->job);
+    if (pol == POL_SKIP) {
+        op->st.skipped++;
+        eddy_debug("operator %s: skipped an event: %s", op->name, msg);
+    } else if (pol == POL_DEAD) {
+        op->st.dead_letters++;
+        eddy_job_dead_letter(op->job, msg, op->name, L, key, ev, NULL, 0);
+    } else if (pol == POL_FAIL && eddy_job_poisoned(op->job, op->name)) {
+        char why[1024];
+        snprintf(why, sizeof why,
+                 "poison pill: this event failed operator "
+                 "%s again after %d restarts: %s",
+                 op->name, eddy_job_poisoned(op->job, op->name), msg);
+        op->st.dead_letters++;
+        eddy_warn("operator %s: a poison pill went to the dead letters",
+                  op->name);
+        eddy_job_dead_letter(op->job, why, op->name, L, key, ev, NULL, 0);
+    } else if (pol == POL_FAIL) {
+        char k[256];
+        eddy_job_fail_event(op->job, op->name);
+        const char *src;
+        uint64_t pos;
+        key_repr(L, key, k, sizeof k);
+        eddy_job_origin(op->job, &src, &pos);
+        eddy_job_fail(op->job,
+                      "operator %s failed: key %s, source %s at "
+                      "byte %llu: %s",
+                      op->name, k, src ? src : "(none)",
+                      (unsigned long long)pos, msg);
+    }
+}
+
+/* Pushes the key of the event at ev, or returns -1 with an error message
+ * in msg. [-0, +(1|0), -] */
+static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
+                  size_t n) {
+    if (op->keyfield_ref != LUA_NOREF) {
+        if (!lua_istable(L, ev)) {
+            snprintf(msg, n, "key_by: the event is a %s, not a table",
+                     luaL_typename(L, ev));
+            return -1;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfield_ref);
+        lua_gettable(L, ev);
+    } else {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfn_ref);
+        lua_pushvalue(L, ev);
+        if (eddy_vm_pcall(op->vm, h, 1, 1) != 0) {
+            snprintf(msg, n, "key_by function: %s", eddy_vm_error(op->vm));
+            return -1;
+        }
+    }
+    int t = lua_type(L, -1);
+    if (t == LUA_TSTRING || lua_isinteger(L, -1)) return 0;
+    if (t == LUA_TNUMBER) {
+        lua_Integer i;
+        if (lua_numbertointeger(lua_tonumber(L, -1), &i)) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, i);
+            return 0;
+        }
+    }
+    snprintf(msg, n, "key_by: the key must be a string or an integer, got %s",
+             t == LUA_TNIL ? "nil (missing field?)" : luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return -1;
+}
+
+/* Ends a call's use of ctx.state. The usual case (the state ctx_index
+ * handed out, changed in place) costs one rawget; a value the script
+ * assigned (ctx.state = {...} or nil) replaces the stored one. Empty
+ * states stay until the next checkpoint writes them as deletions.
+ * [-0, +0, m] */
+void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    int t = lua_rawget(L, ctx);
+    /* stack: st */
+    if (t == LUA_TNIL && op->handed == NULL) { /* untouched */
+        lua_pop(L, 1);
+        return;
+    }
+    if (t != LUA_TTABLE || lua_topointer(L, -1) != op->handed) {
+        /* assigned by the script: nil deletes the key */
+        lua_pushvalue(L, -1);
+        eddy_opstate_put(op->state, L, key);
+    }
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    lua_pushnil(L);
+    lua_rawset(L, ctx);
+    op->handed = NULL;
+}
+
+/* Starts a call for the key at index key: ctx.key, and ctx.state when the
+ * key is hot (the steady case: one lookup). [-0, +0, m] */
+void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
+    lua_pushvalue(L, key);
+    lua_rawset(L, ctx);
+    if (eddy_opstate_hot(op->state, L, key)) {
+        op->handed = lua_topointer(L, -1);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, ctx);
+        lua_pop(L, 1);
+    }
+}
+
+/* Hands the result of a map or filter call (at the top) downstream. */
+static void op_result(eddy_op *op, lua_State *L, int ev) {
+    if (op->kind == OP_MAP) {
+        if (!lua_isnil(L, -1)) eddy_node_emit(op->node, L, lua_gettop(L), NULL);
+    } else if (lua_toboolean(L, -1)) {
+        eddy_node_emit(op->node, L, ev, NULL);
+    }
+}
+
+/* Starts a keyed call as eddy_op_begin_key does, leaving the hot table
+ * on the stack instead of popping it (op_push resets the stack at the
+ * end): the steady case costs a few API calls less. [-0, +(1|2), m] */
+static void begin_event(eddy_op *op, lua_State *L, int ctx, int key) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
+    lua_pushvalue(L, key);
+    lua_rawset(L, ctx);
+    eddy_opstate_push_hot(op->state, L);
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, -2) != LUA_TTABLE) return; /* stack: hot st */
+    op->handed = lua_topointer(L, -1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    lua_insert(L, -2);
+    lua_rawset(L, ctx); /* stack: hot */
+}
+
+/* A keyed event: key, state, call, writeback. [-0, +0, -] */
+static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
+    char msg[512];
+    int h = top + 1, key = top + 2;
+    eddy_vm_push_handler(op->vm);
+    if (op_key(op, L, h, ev, msg, sizeof msg) != 0) {
+        eddy_op_error(op, L, ev, 0, msg);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    int ctx = top + 3;
+    begin_event(op, L, ctx, key);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
+    lua_pushvalue(L, ev);
+    lua_pushvalue(L, ctx);
+    /* stack: handler key ctx hot [st] fn ev ctx */
+    int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
+    int rc = eddy_vm_pcall(op->vm, h, 2, nres);
+    eddy_op_writeback(op, L, ctx, key);
+    if (rc != 0)
+        eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
+    else if (nres)
+        op_result(op, L, ev);
+}
+
+void eddy_op_push(void *self, lua_State *L, int ev) {
+    eddy_op *op = self;
+    if (eddy_job_failed(op->job)) return;
+    op->st.in++;
+    int top = lua_gettop(L);
+    int64_t ts;
+    if (op->keyed && !op->accepts_late && eddy_job_timestamp(op->job, &ts) &&
+        ts < eddy_node_watermark(op->node)) { /* late */
+        op->late++;
+        if (eddy_node_has_readers(op->node, "late"))
+            eddy_node_emit(op->node, L, ev, "late");
+        return;
+    }
+    if (op->keyed) {
+        keyed_push(op, L, ev, top);
+        lua_settop(L, top);
+        return;
+    }
+    eddy_vm_push_handler(op->vm);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
+    lua_pushvalue(L, ev);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    /* stack: handler fn ev ctx */
+    int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
+    if (eddy_vm_pcall(op->vm, top + 1, 2, nres) != 0)
+        eddy_op_error(op, L, ev, 0, eddy_vm_error(op->vm));
+    else if (nres)
+        op_result(op, L, ev);
+    lua_settop(L, top);
+}

@@ -1,0 +1,83 @@
+/* pool.c - a small-block allocator for the Lua heap.
+ *
+ * A stream job allocates and frees a few small blocks per event (the event
+ * table and its node array, output tables, strings) next to long-lived
+ * ones (per-key state). Serving blocks up to EDDY_POOL_MAX bytes from
+ * per-size-class free lists (16-byte classes) costs a few instructions
+ * instead of a trip through malloc and free, and keeps same-sized objects
+ * together. Blocks are cut from 64 KiB slabs; a freed block goes back on
+ * its class's list (linked through its first word) and is never returned
+ * to the system before eddy_pool_free.
+ *
+ * Invariant: a block on free[c] is (c + 1) * GRAIN bytes, inside a slab of
+ * this pool. The pool owns its slabs; it is not thread-safe (one Lua
+ * state, one loop thread). */
+#include "pool.h"
+
+#include <stdlib.h>
+
+#define GRAIN 16
+#define NCLASS (EDDY_POOL_MAX / GRAIN)
+#define SLAB (64 * 1024)
+
+typedef struct slab {
+    struct slab *next;
+} slab;
+
+struct eddy_pool {
+    void *free[NCLASS];    /* per class: freed blocks */
+    char *bump, *bump_end; /* the newest slab's unused part */
+    slab *slabs;           /* every slab, for eddy_pool_free */
+};
+
+static inline size_t size_class(size_t n) {
+    return (n - 1) / GRAIN;
+}
+
+eddy_pool *eddy_pool_new(void) {
+    return calloc(1, sizeof(eddy_pool));
+}
+
+void eddy_pool_free(eddy_pool *p) {
+    if (p == NULL) return;
+    while (p->slabs) {
+        slab *s = p->slabs;
+        p->slabs = s->next;
+        free(s);
+    }
+    free(p);
+}
+
+int eddy_pool_same(size_t a, size_t b) {
+    return size_class(a) == size_class(b);
+}
+
+/* Starts a new slab (the old one's tail, under EDDY_POOL_MAX, is left). */
+static int new_slab(eddy_pool *p) {
+    slab *s = malloc(SLAB);
+    if (s == NULL) return -1;
+    s->next = p->slabs;
+    p->slabs = s;
+    p->bump = (char *)s + GRAIN; /* the header, padded to keep alignment */
+    p->bump_end = (char *)s + SLAB;
+    return 0;
+}
+
+void *eddy_pool_alloc(eddy_pool *p, size_t n) {
+    size_t c = size_class(n), size = (c + 1) * GRAIN;
+    void *b = p->free[c];
+    if (b != NULL) {
+        p->free[c] = *(void **)b;
+        return b;
+    }
+    if ((size_t)(p->bump_end - p->bump) < size && new_slab(p) != 0) return NULL;
+    b = p->bump;
+    p->bump += size;
+    return b;
+}
+
+void eddy_pool_release(eddy_pool *p, void *block, size_t n) {
+    size_t c = size_class(n);
+    *(void **)block = p->free[c];
+    p->free[c] = block;
+}

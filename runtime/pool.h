@@ -1,0 +1,24 @@
+/* pool.h - a small-block allocator for the Lua heap. */
+#ifndef EDDY_POOL_H
+#define EDDY_POOL_H
+
+#include <stddef.h>
+
+/* Blocks up to this size come from the pool; larger ones from malloc. */
+#define EDDY_POOL_MAX 256
+
+typedef struct eddy_pool eddy_pool;
+
+/* An empty pool, or NULL when out of memory. */
+eddy_pool *eddy_pool_new(void);
+/* Frees every slab: all blocks handed out become invalid. */
+void eddy_pool_free(eddy_pool *p);
+/* A block of n bytes (1 <= n <= EDDY_POOL_MAX, 16-byte aligned), or NULL
+ * when out of memory. */
+void *eddy_pool_alloc(eddy_pool *p, size_t n);
+/* Gives back a block that eddy_pool_alloc returned for the same n. */
+void eddy_pool_release(eddy_pool *p, void *block, size_t n);
+/* Whether blocks of sizes a and b are interchangeable (same size class). */
+int eddy_pool_same(size_t a, size_t b);
+
+#endif

@@ -1,0 +1,75 @@
+/* Unit tests for the small-block pool of the Lua heap (pool.c): sizes,
+ * alignment, reuse of freed blocks, no overlap, many slabs; and a Lua
+ * state on it that churns tables and strings of every small size. */
+#include <lauxlib.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+#include "tap.h"
+#include "vm.h"
+
+#define N 20000
+
+int main(void) {
+    eddy_pool *p = eddy_pool_new();
+    TAP_OK(p != NULL, "a pool starts");
+    static unsigned char *blk[N];
+    static size_t len[N];
+    int aligned = 1, filled = 1;
+    for (int i = 0; i < N; i++) { /* ~20000 blocks: several slabs */
+        len[i] = 1 + (size_t)(i * 7919) % EDDY_POOL_MAX;
+        blk[i] = eddy_pool_alloc(p, len[i]);
+        aligned &= blk[i] != NULL && ((uintptr_t)blk[i] % 16) == 0;
+        memset(blk[i], i & 0xff, len[i]);
+    }
+    TAP_OK(aligned, "every block is 16-byte aligned");
+    for (int i = 0; i < N; i++)
+        for (size_t j = 0; j < len[i]; j++) filled &= blk[i][j] == (i & 0xff);
+    TAP_OK(filled, "blocks do not overlap (each keeps its own bytes)");
+    void *a = eddy_pool_alloc(p, 40);
+    eddy_pool_release(p, a, 40);
+    TAP_OK(eddy_pool_alloc(p, 33) == a,
+           "a freed block is reused for its class");
+    TAP_OK(eddy_pool_same(17, 32) && !eddy_pool_same(16, 17) &&
+               eddy_pool_same(EDDY_POOL_MAX - 1, EDDY_POOL_MAX),
+           "size classes are 16 bytes wide");
+    for (int i = 0; i < N; i += 2) eddy_pool_release(p, blk[i], len[i]);
+    int reused = 0;
+    for (int i = 0; i < N; i += 2) {
+        unsigned char *b = eddy_pool_alloc(p, len[i]);
+        reused += b != NULL;
+        memset(b, 0xee, len[i]);
+    }
+    filled = 1;
+    for (int i = 1; i < N; i += 2)
+        for (size_t j = 0; j < len[i]; j++) filled &= blk[i][j] == (i & 0xff);
+    TAP_OK(reused == N / 2 && filled,
+           "freeing and reallocating half leaves the other half intact");
+    eddy_pool_free(p);
+
+    eddy_vm *vm = eddy_vm_new();
+    lua_State *L = eddy_vm_state(vm);
+    const char *churn =
+        "local keep, s = {}, 0\n"
+        "for i = 1, 200000 do\n"
+        "  local t = {}\n"
+        "  for j = 1, i % 20 do t[j] = j; t['k' .. j] = string.rep('x', j) "
+        "end\n"
+        "  if i % 7 == 0 then keep[#keep + 1] = t end\n"
+        "  if #keep > 500 then keep = {} end\n"
+        "end\n"
+        "for _, t in ipairs(keep) do for j = 1, #t do s = s + t[j] end end\n"
+        "return s\n";
+    int ok = luaL_loadstring(L, churn) == LUA_OK && eddy_vm_call(vm, 0, 1) == 0;
+    TAP_OK(ok && lua_isinteger(L, -1),
+           "a Lua state on the pool churns tables and strings of every size");
+    lua_settop(L, 0);
+    size_t before = eddy_vm_memory(vm);
+    lua_gc(L, LUA_GCCOLLECT);
+    TAP_OK(eddy_vm_memory(vm) <= before,
+           "the heap count falls after a collection");
+    eddy_vm_free(vm);
+    return tap_done();
+}
