@@ -34,18 +34,24 @@ static named_feed *next_feed(harness *h, int last) {
 
 /* h:step() -> events, running: one event from each input, in the order
  * of the job's sources, then one turn of the job (file sources read a
- * chunk); events counts what all sources delivered. [-0, +2, v] */
+ * chunk); events counts what all sources delivered in both, so a file
+ * source still reading counts as moving (a restart counts as one).
+ * [-0, +2, v] */
 static int h_step(lua_State *L) {
     harness *h = eddy_harness_running(L);
     eddy_graph *g = eddy_job_graph(h->job);
     unsigned long long before = g ? eddy_graph_source_events(g) : 0;
+    unsigned long restarts = eddy_job_restarts(h->job);
     for (named_feed *f = next_feed(h, 0); f; f = next_feed(h, f->order))
         eddy_feed_step(f->feed);
+    int run = eddy_job_turn(h->job);
     g = eddy_job_graph(h->job);
     unsigned long long after = g ? eddy_graph_source_events(g) : before;
-    int run = eddy_job_turn(h->job);
+    lua_Integer moved = eddy_job_restarts(h->job) != restarts ? 1
+                        : after > before ? (lua_Integer)(after - before)
+                                         : 0;
     eddy_harness_settle(L, h, run);
-    lua_pushinteger(L, (lua_Integer)(after - before));
+    lua_pushinteger(L, moved);
     lua_pushboolean(L, run);
     return 2;
 }
@@ -213,19 +219,29 @@ static int h_load_snapshot(lua_State *L) {
     if (h->phase != H_NEW) return luaL_error(L, "restore before start");
     if (lua_getfield(L, 2, "records") != LUA_TTABLE)
         return luaL_error(L, "restore: not a snapshot of eddy.testing");
+    /* every record must be a { key, value } pair of strings: checked
+     * before the store is opened, so no error is raised while it is */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        int ok = lua_rawgeti(L, -1, i) == LUA_TTABLE &&
+                 lua_rawgeti(L, -1, 1) == LUA_TSTRING &&
+                 lua_rawgeti(L, -2, 2) == LUA_TSTRING;
+        if (!ok)
+            return luaL_error(L, "restore: record %d of the snapshot is not "
+                                 "a pair of strings (not a snapshot of "
+                                 "eddy.testing)", (int)i);
+        lua_pop(L, 3);
+    }
     eddy_store *st = eddy_store_open(h->state_dir, 1, err, sizeof err);
     eddy_batch *b = eddy_batch_new();
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = 1; st && b && i <= n; i++) {
         size_t kn = 0, vn = 0;
         lua_rawgeti(L, -1, i);
         lua_rawgeti(L, -1, 1);
         lua_rawgeti(L, -2, 2);
-        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-            const char *k = lua_tolstring(L, -2, &kn);
-            const char *v = lua_tolstring(L, -1, &vn);
-            eddy_batch_put(b, k, kn, v, vn);
-        }
+        const char *k = lua_tolstring(L, -2, &kn);
+        const char *v = lua_tolstring(L, -1, &vn);
+        eddy_batch_put(b, k, kn, v, vn);
         lua_pop(L, 3);
     }
     int rc = st && b ? eddy_store_write(st, b, 1, err, sizeof err) : -1;

@@ -202,6 +202,47 @@ describe("testing.operator", function()
     assert.same(run(), run())
   end)
 
+  it("restores a snapshot into another version of the script, under the snapshot's name", function()
+    local op = testing.operator(COUNT, { keyed = true })
+    op:push({}, { key = "a" })
+    op:push({}, { key = "a" })
+    local snap = op:checkpoint()
+    -- count_v2.lua would be named "count_v2": the snapshot's name wins
+    local v2 = testing.operator(DIR .. "ops/count_v2.lua", { keyed = true, restore = snap })
+    v2:push({}, { key = "a" })
+    assert.same({ { user = "a", n = 3, v = 2 } }, v2:output())
+    local ok, err = pcall(testing.operator, COUNT, { keyed = true, restore = snap,
+      name = "other" })
+    assert.is_false(ok)
+    assert.matches("the snapshot is of operator 'count', not 'other'", err, 1, true)
+  end)
+
+  it("refuses a malformed snapshot with an error (no crash)", function()
+    for _, records in ipairs({ { "x" }, { { 1, "v" } }, { { "k" } } }) do
+      local ok, err = pcall(testing.operator, COUNT, { keyed = true,
+        restore = { snapshot = { records = records } } })
+      assert.is_false(ok)
+      assert.matches("record 1 of the snapshot is not a pair of strings", err, 1, true)
+    end
+  end)
+
+  it("checks limits and millisecond arguments with plain messages", function()
+    local function refuses(pattern, f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      assert.matches(pattern, err, 1, true)
+    end
+    refuses("limits.memory_mb must be a positive integer, got 0.5",
+      testing.operator, COUNT, { limits = { memory_mb = 0.5 } })
+    refuses("limits.event_ms must be a positive integer, got 1.5",
+      testing.operator, COUNT, { limits = { event_ms = 1.5 } })
+    refuses("unknown option 'evnt_ms' (known: event_ms, memory_mb)",
+      testing.operator, COUNT, { limits = { evnt_ms = 100 } })
+    local op = testing.operator(COUNT, { keyed = true })
+    refuses("advance: milliseconds must be an integer, got 1.5", op.advance, op, 1.5)
+    refuses("watermark: milliseconds must be an integer, got nil", op.watermark, op)
+  end)
+
   it("refuses unknown options and missing scripts", function()
     assert.has_error(function() testing.operator(COUNT, { keyd = true }) end)
     local ok, err = pcall(testing.operator, DIR .. "ops/nope.lua")
@@ -362,6 +403,40 @@ describe("testing.job", function()
     local ok, err = pcall(run.run, run)
     assert.is_false(ok)
     assert.matches("cannot make progress", err)
+  end)
+
+  it("reads a file source longer than one chunk to its end", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local f = assert(io.open(dir .. "/big.ndjson", "w"))
+    for i = 1, 20000 do
+      f:write(string.format('{"n":%d,"pad":"%s"}\n', i, string.rep("x", 40)))
+    end
+    f:close()
+    f = assert(io.open(dir .. "/job.lua", "w"))
+    f:write([[
+local eddy = require("eddy")
+local job = eddy.job{ name = "big" }
+job:source("in", eddy.source.file{ path = "big.ndjson", format = "json" })
+  :sink(eddy.sink.stdout{ name = "out" })
+return job
+]])
+    f:close()
+    local out = testing.job(dir .. "/job.lua"):run():output("out")
+    os.execute("rm -rf " .. dir)
+    assert.equal(20000, #out)
+    assert.same(20000, out[20000].n)
+  end)
+
+  it("says so when a job can never end, also when each step moves the clock", function()
+    local run = testing.job(DIR .. "idle_job.lua", { clock = { step_ms = 50 } })
+    local ok, err = pcall(run.run, run)
+    assert.is_false(ok)
+    assert.matches("cannot make progress", err)
+    run = testing.job(DIR .. "idle_job.lua", { clock = { step_ms = 50 } })
+    run:run_until(1000) -- nothing to run: the clock just moves
+    assert.equal(1000, run:now())
   end)
 
   it("is deterministic", function()

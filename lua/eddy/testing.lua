@@ -25,6 +25,17 @@ local function abs_path(path, what)
   return p
 end
 
+-- ms as an integer, or a failure naming the method. (An integral float
+-- such as 1e3 is taken.)
+local function ms_arg(ms, what)
+  local i = math.tointeger(ms)
+  if i == nil then
+    fail(string.format("%s: milliseconds must be an integer, got %s", what,
+      tostring(ms)), 3)
+  end
+  return i
+end
+
 local function basename(path)
   return (path:match("([^/]+)$") or path):gsub("%.[^.]*$", "")
 end
@@ -91,7 +102,7 @@ local function operator_job(script, o, name)
       .. 'restart = { strategy = "none" }, limits = { event_ms = %d%s } }',
       o.limits and o.limits.event_ms or 10000,
       o.limits and o.limits.memory_mb
-        and (", memory_mb = " .. math.tointeger(o.limits.memory_mb)) or ""),
+        and (", memory_mb = " .. o.limits.memory_mb) or ""),
     'local s = job:source("input", eddy.source.stdin{})',
   }
   if o.keyed or o.key_by then
@@ -127,20 +138,42 @@ function testing.operator(script, opts)
     fail("testing.operator: key_by must be a field name (push a key to key "
       .. "otherwise)", 2)
   end
+  local limits = opts.limits
+  if limits ~= nil then
+    if type(limits) ~= "table" then
+      fail("testing.operator: limits must be a table { event_ms = ..., "
+        .. "memory_mb = ... }", 2)
+    end
+    check_opts("testing.operator: limits", limits, set("event_ms", "memory_mb"))
+    for _, k in ipairs({ "event_ms", "memory_mb" }) do
+      local v = limits[k]
+      if v ~= nil and (math.type(v) ~= "integer" or v <= 0) then
+        fail(string.format("testing.operator: limits.%s must be a positive "
+          .. "integer, got %s", k, tostring(v)), 2)
+      end
+    end
+  end
+  local restore = opts.restore
+  if restore ~= nil and (type(restore) ~= "table"
+      or type(restore.snapshot) ~= "table") then
+    fail("testing.operator: restore takes what op:checkpoint() returned", 2)
+  end
   local path = abs_path(script, "testing.operator")
-  local name = opts.name or basename(path)
+  -- state and timers are stored under the operator's name: a restored
+  -- harness takes the snapshot's name (its script may be another version)
+  local name = opts.name or (restore and restore.operator) or basename(path)
+  if restore and restore.operator and name ~= restore.operator then
+    fail(string.format("testing.operator: the snapshot is of operator '%s', "
+      .. "not '%s': its state would not be found (leave name out)",
+      restore.operator, name), 2)
+  end
   local h = core.harness{ lua_dir = LUA_DIR, live = "input" }
   local job_file = h:dir() .. "/job.lua"
   local f = assert(io.open(job_file, "w"))
   f:write(operator_job(path, opts, name))
   f:close()
   h:set_job(job_file)
-  if opts.restore then
-    if type(opts.restore) ~= "table" or not opts.restore.snapshot then
-      fail("testing.operator: restore takes what op:checkpoint() returned", 2)
-    end
-    h:load_snapshot(opts.restore.snapshot)
-  end
+  if restore then h:load_snapshot(restore.snapshot) end
   h:start()
   return setmetatable({ _h = h, _name = name, _keyed = opts.keyed or
     opts.key_by ~= nil, _read = {} }, Operator)
@@ -158,13 +191,13 @@ end
 
 --- op:advance(ms) moves processing time forward; due timers fire in order.
 function Operator:advance(ms)
-  self._h:advance_to(self._h:now() + math.tointeger(ms))
+  self._h:advance_to(self._h:now() + ms_arg(ms, "advance"))
   return self
 end
 
 --- op:watermark(ms) moves the input's watermark; due event timers fire.
 function Operator:watermark(ms)
-  self._h:watermark("input", math.tointeger(ms))
+  self._h:watermark("input", ms_arg(ms, "watermark"))
   return self
 end
 
@@ -277,19 +310,21 @@ local function job_step(self, until_ms)
     if code ~= 0 then fail(why, 4) end
     return false
   end
+  -- nothing moved and nothing is due: moving time cannot help either
+  local stuck = n == 0 and h:next_alarm() == nil
+  if stuck and until_ms then return false end
+  if stuck then
+    fail("the job cannot make progress: a source waits for input that "
+      .. "never comes (give it inputs)", 4)
+  end
   if self._step > 0 then
     h:advance_to(math.min(until_ms or math.maxinteger, h:now() + self._step))
   elseif n > 0 then
     h:advance_to(h:now()) -- timers set for now fire
   elseif until_ms then
     return false
-  else -- nothing moved: time has to, or nothing ever will
-    local next = h:next_alarm()
-    if next == nil then
-      fail("the job cannot make progress: a source waits for input that "
-        .. "never comes (give it inputs)", 4)
-    end
-    h:advance_to(math.max(next, h:now()))
+  else -- nothing moved: time has to
+    h:advance_to(math.max(h:next_alarm(), h:now()))
   end
   return true
 end
@@ -321,7 +356,7 @@ end
 
 --- run:advance(ms) moves processing time forward.
 function Job:advance(ms)
-  self._h:advance_to(self._h:now() + math.tointeger(ms))
+  self._h:advance_to(self._h:now() + ms_arg(ms, "advance"))
   return self
 end
 
