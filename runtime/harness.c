@@ -57,10 +57,14 @@ static named_feed *add_feed(harness *h, const char *name, int live) {
     return f;
 }
 
-/* The capture for the sink name (path may be NULL), made when new. */
-static int find_cap(harness *h, const char *name, const char *path) {
+/* The capture for the sink name (path may be NULL), made when new. The
+ * dead letters (dlq) have a capture of their own even when a sink of the
+ * job has their name. */
+static int find_cap(harness *h, const char *name, const char *path,
+                    int dlq) {
     for (int i = 0; i < h->ncaps; i++)
-        if (strcmp(h->caps[i].name, name) == 0) return i;
+        if ((i == h->dlq) == dlq && strcmp(h->caps[i].name, name) == 0)
+            return i;
     named_cap *a = realloc(h->caps, (size_t)(h->ncaps + 1) * sizeof *a);
     if (a == NULL) return -1;
     h->caps = a;
@@ -120,12 +124,14 @@ static int hook_source(harness *h, lua_State *L, int idx, int order) {
     return 0;
 }
 
-/* A sink description at idx becomes a capture. [-0, +0, m] */
-static int hook_sink(harness *h, lua_State *L, int idx, const char *dflt) {
+/* A sink description at idx becomes a capture (dlq: the dead letters').
+ * [-0, +0, m] */
+static int hook_sink(harness *h, lua_State *L, int idx, const char *dflt,
+                     int dlq) {
     lua_getfield(L, idx, "name");
     lua_getfield(L, idx, "path");
     const char *name = lua_tostring(L, -2);
-    int c = find_cap(h, name ? name : dflt, lua_tostring(L, -1));
+    int c = find_cap(h, name ? name : dflt, lua_tostring(L, -1), dlq);
     lua_pop(L, 2);
     if (c < 0) return -1;
     lua_pushliteral(L, "memory");
@@ -150,7 +156,7 @@ static int plan_hook(void *ud, lua_State *L, int plan, char *err,
         if (type && strcmp(type, "source") == 0)
             rc = hook_source(h, L, nodes + 1, (int)i);
         else if (type && strcmp(type, "sink") == 0)
-            rc = hook_sink(h, L, nodes + 1, "sink") < 0 ? -1 : 0;
+            rc = hook_sink(h, L, nodes + 1, "sink", 0) < 0 ? -1 : 0;
         lua_pop(L, 2);
     }
     lua_pop(L, 1);
@@ -162,7 +168,8 @@ static int plan_hook(void *ud, lua_State *L, int plan, char *err,
         lua_pushvalue(L, -1);
         lua_setfield(L, plan, "dead_letter");
     }
-    if (rc == 0 && (h->dlq = hook_sink(h, L, lua_gettop(L), "dead_letters")) < 0)
+    if (rc == 0 &&
+        (h->dlq = hook_sink(h, L, lua_gettop(L), "dead_letters", 1)) < 0)
         rc = -1;
     lua_pop(L, 1);
     if (rc != 0) snprintf(err, errlen, "out of memory");

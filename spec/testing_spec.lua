@@ -439,6 +439,43 @@ return job
     assert.equal(1000, run:now())
   end)
 
+  it("keeps the dead letters apart from a sink named dead_letters, across a crash", function()
+    local nums = { { k = "a", n = 0 }, { k = "a", n = "x" }, { k = "a", n = 0 },
+      { k = "a", n = "y" } }
+    local run = testing.job(DIR .. "dl_named.lua", { inputs = { nums = nums } })
+    run:step(2)
+    run:checkpoint()
+    run:step(1)
+    run:crash_and_restore() -- back to 2 events in: one zero, one dead letter
+    assert.same({ { k = "a", n = 0 } }, run:output("dead_letters"))
+    assert.equal(1, #run:dead_letters())
+    run:run()
+    assert.same({ { k = "a", n = 0 }, { k = "a", n = 0 } }, run:output("out/zeros.ndjson"))
+    assert.same({ { k = "a", n = 0 }, { k = "a", n = 0 } }, run:output("dead_letters"))
+    local dead = run:dead_letters()
+    assert.equal(2, #dead)
+    assert.same({ k = "a", n = "x" }, dead[1].event)
+    assert.same({ k = "a", n = "y" }, dead[2].event)
+  end)
+
+  it("does not let harnesses left for the collector pile up", function()
+    local function fds()
+      local n = 0
+      local pid = io.open("/proc/self/stat"):read("a"):match("^%d+")
+      for _ in io.popen("ls /proc/" .. pid .. "/fd"):lines() do n = n + 1 end
+      return n
+    end
+    collectgarbage()
+    local base, most = fds(), 0
+    for _ = 1, 150 do
+      local op = testing.operator(COUNT, { keyed = true })
+      op:push({}, { key = "a" })
+      most = math.max(most, fds() - base)
+    end
+    -- each harness holds a handful of descriptors (LevelDB, its lock, ...)
+    assert.is_true(most < 300, "descriptors held at most: " .. most)
+  end)
+
   it("is deterministic", function()
     local function go()
       local r = testing.job(JOB, { inputs = { clicks = clicks(30) },
