@@ -71,6 +71,24 @@ static int h_sinks(lua_State *L) {
     return 1;
 }
 
+/* The operator named name, or raises naming those the job has.
+ * [-0, +0, v] */
+static eddy_op *find_op(lua_State *L, harness *h, const char *name) {
+    eddy_graph *g = eddy_job_graph(h->job);
+    eddy_op *op = eddy_graph_op(g, name);
+    if (op != NULL) return op;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < eddy_graph_nops(g); i++) {
+        if (i > 0) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, eddy_op_name(eddy_graph_op_at(g, i)));
+    }
+    luaL_pushresult(&b);
+    luaL_error(L, "no operator named '%s' (operators: %s)", name,
+               lua_tostring(L, -1));
+    return NULL; /* not reached */
+}
+
 typedef struct peek_args {
     harness *h;
     eddy_op *op;
@@ -101,8 +119,7 @@ static int peek_p(lua_State *L, void *ud) {
 static int peek(lua_State *L, harness *h, const char *name, int timers) {
     char err[512];
     peek_args a = {h, NULL, timers, {0}};
-    a.op = eddy_graph_op(eddy_job_graph(h->job), name);
-    if (a.op == NULL) return luaL_error(L, "no operator named '%s'", name);
+    a.op = find_op(L, h, name);
     eddy_vm *vm = eddy_job_vm(h->job);
     if (eddy_vm_protect(vm, peek_p, &a) != 0)
         return luaL_error(L, "%s", eddy_vm_error(vm));
@@ -135,8 +152,7 @@ static int h_timers(lua_State *L) {
 static int h_stats(lua_State *L) {
     harness *h = eddy_harness_live(L);
     const char *name = luaL_checkstring(L, 2);
-    eddy_op *op = eddy_graph_op(eddy_job_graph(h->job), name);
-    if (op == NULL) return luaL_error(L, "no operator named '%s'", name);
+    eddy_op *op = find_op(L, h, name);
     eddy_op_stats st;
     eddy_op_get_stats(op, &st);
     const char *names[] = {"in", "out", "errors", "skipped", "dead_letters",
@@ -168,9 +184,7 @@ static int reload_p(lua_State *L, void *ud) {
 static int h_reload(lua_State *L) {
     harness *h = eddy_harness_running(L);
     const char *name = luaL_checkstring(L, 2);
-    reload_args a = {eddy_graph_op(eddy_job_graph(h->job), name),
-                     luaL_checkstring(L, 3), -1, {0}};
-    if (a.op == NULL) return luaL_error(L, "no operator named '%s'", name);
+    reload_args a = {find_op(L, h, name), luaL_checkstring(L, 3), -1, {0}};
     eddy_vm *vm = eddy_job_vm(h->job);
     if (eddy_vm_protect(vm, reload_p, &a) != 0)
         snprintf(a.err, sizeof a.err, "%s", eddy_vm_error(vm));

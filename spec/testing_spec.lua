@@ -288,6 +288,24 @@ describe("testing.job", function()
       { user = "a", count = 2 } }, run:output("counts"))
   end)
 
+  it("names the operators when asked for one it does not have", function()
+    local run = testing.job(JOB, { inputs = { clicks = clicks(2) } })
+    for _, m in ipairs({ "state", "timers", "stats" }) do
+      local ok, err = pcall(run[m], run, "cont", "u1")
+      assert.is_false(ok)
+      assert.matches("no operator named 'cont' (operators: count", err, 1, true)
+    end
+  end)
+
+  it("runs several inputs into a union, one event from each per step, in source order", function()
+    local run = testing.job(DIR .. "union.lua", { inputs = {
+      b = { { y = 1 }, { y = 2 } }, a = { { x = 1 }, { x = 2 }, { x = 3 } } } })
+    run:step()
+    assert.same({ { x = 1 }, { y = 1 } }, run:output("all"))
+    run:run()
+    assert.same({ { x = 1 }, { y = 1 }, { x = 2 }, { y = 2 }, { x = 3 } }, run:output("all"))
+  end)
+
   it("names the sinks when asked for one it does not have", function()
     local run = testing.job(JOB, { inputs = { clicks = {} } })
     local ok, err = pcall(run.output, run, "nope")
