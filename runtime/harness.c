@@ -173,12 +173,18 @@ static int plan_hook(void *ud, lua_State *L, int plan, char *err,
         rc = -1;
     lua_pop(L, 1);
     if (rc != 0) snprintf(err, errlen, "out of memory");
+    /* the first unknown name in sorted order: the feeds were made in the
+     * order of a Lua table's iteration, which changes from run to run */
+    const char *unknown = NULL;
     for (int i = 0; i < h->nfeeds && rc == 0; i++)
-        if (h->feeds[i].order == 0 && !eddy_feed_live(h->feeds[i].feed)) {
-            snprintf(err, errlen, "inputs: the job has no source named '%s'",
-                     h->feeds[i].name);
-            rc = -1;
-        }
+        if (h->feeds[i].order == 0 && !eddy_feed_live(h->feeds[i].feed) &&
+            (unknown == NULL || strcmp(h->feeds[i].name, unknown) < 0))
+            unknown = h->feeds[i].name;
+    if (unknown != NULL) {
+        snprintf(err, errlen, "inputs: the job has no source named '%s'",
+                 unknown);
+        rc = -1;
+    }
     return rc;
 }
 

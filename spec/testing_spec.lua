@@ -250,6 +250,21 @@ describe("testing.operator", function()
     assert.matches("nope.lua", err)
   end)
 
+  it("names the same unknown option and input whatever the table order", function()
+    local names = { "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9" }
+    for shift = 0, #names - 1 do
+      local opts, inputs = {}, {}
+      for i = 1, #names do
+        local n = names[(i + shift - 1) % #names + 1]
+        opts[n], inputs[n] = true, {}
+      end
+      local _, err = pcall(testing.operator, COUNT, opts)
+      assert.matches("unknown option 'k1'", err, 1, true)
+      _, err = pcall(testing.job, DIR .. "clicks.lua", { inputs = inputs })
+      assert.matches("no source named 'k1'", err, 1, true)
+    end
+  end)
+
   it("closes: close hooks run and the harness is done", function()
     local op = testing.operator(COUNT, { keyed = true })
     op:push({}, { key = "a" })

@@ -40,16 +40,20 @@ local function basename(path)
   return (path:match("([^/]+)$") or path):gsub("%.[^.]*$", "")
 end
 
+-- Fails on the first unknown option in sorted order (not in table order,
+-- which changes from run to run).
 local function check_opts(what, opts, allowed)
+  local unknown = {}
   for k in pairs(opts) do
-    if not allowed[k] then
-      local names = {}
-      for n in pairs(allowed) do names[#names + 1] = n end
-      table.sort(names)
-      fail(string.format("%s: unknown option '%s' (known: %s)", what,
-        tostring(k), table.concat(names, ", ")), 3)
-    end
+    if not allowed[k] then unknown[#unknown + 1] = tostring(k) end
   end
+  if #unknown == 0 then return end
+  table.sort(unknown)
+  local names = {}
+  for n in pairs(allowed) do names[#names + 1] = n end
+  table.sort(names)
+  fail(string.format("%s: unknown option '%s' (known: %s)", what,
+    unknown[1], table.concat(names, ", ")), 3)
 end
 
 local function set(...)
