@@ -32,11 +32,11 @@ static named_feed *next_feed(harness *h, int last) {
     return best;
 }
 
-/* h:step() -> events, running: one event from each input, in the order
- * of the job's sources, then one turn of the job (file sources read a
- * chunk); events counts what all sources delivered in both, so a file
- * source still reading counts as moving (a restart counts as one).
- * [-0, +2, v] */
+/* h:step() -> events, running, busy: one event from each input, in the
+ * order of the job's sources, then one turn of the job (file sources read
+ * a chunk); events counts what all sources delivered in both (a restart
+ * counts as one); busy says the job's loop still has work that needs no
+ * clock (a file source in the middle of a long line). [-0, +3, v] */
 static int h_step(lua_State *L) {
     harness *h = eddy_harness_running(L);
     eddy_graph *g = eddy_job_graph(h->job);
@@ -53,7 +53,8 @@ static int h_step(lua_State *L) {
     eddy_harness_settle(L, h, run);
     lua_pushinteger(L, moved);
     lua_pushboolean(L, run);
-    return 2;
+    lua_pushboolean(L, run && eddy_job_busy(h->job));
+    return 3;
 }
 
 /* h:push(ev [, key [, ts]]): into the live input, delivered at once.

@@ -364,14 +364,17 @@ int eddy_job_begin(eddy_job *job, char *err, size_t errlen) {
 }
 
 int eddy_job_turn(eddy_job *job) {
+    job->busy = 0;
     if (job->graph == NULL) return 0;
     if (!job->failed && !job->stopping && !eddy_graph_drained(job->graph))
-        ev_run(job->loop, EVRUN_NOWAIT);
+        job->busy = ev_run(job->loop, EVRUN_NOWAIT) != 0;
     if (job->failed) return restart(job) == 0;
     return !job->stopping && !eddy_graph_drained(job->graph);
 }
 
 int eddy_job_end(eddy_job *job) { return finish(job); }
+
+int eddy_job_busy(const eddy_job *job) { return job->busy; }
 
 int eddy_job_checkpoint(eddy_job *job, char *err, size_t errlen) {
     if (job->ckpt == NULL || job->graph == NULL) {

@@ -51,6 +51,10 @@ void eddy_job_free(eddy_job *job);
 int eddy_job_begin(eddy_job *job, char *err, size_t errlen);
 int eddy_job_turn(eddy_job *job);
 int eddy_job_end(eddy_job *job);
+/* Whether the last turn left a watcher of its own loop active (a file
+ * source still reading, a checkpoint being written): work goes on without
+ * the simulated clock moving. */
+int eddy_job_busy(const eddy_job *job);
 /* A checkpoint now, durable on return: 0, or -1 with err. */
 int eddy_job_checkpoint(eddy_job *job, char *err, size_t errlen);
 uint64_t eddy_job_last_checkpoint(const eddy_job *job);

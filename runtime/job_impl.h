@@ -58,6 +58,7 @@ struct eddy_job {
     int64_t slot_time[BUDGET_SLOTS];
     unsigned long long slot_events[BUDGET_SLOTS], slot_errors[BUDGET_SLOTS];
     int failed, stopping;
+    int busy; /* the last eddy_job_turn left active watchers */
     char failure[8192];
     const char *origin_src;
     uint64_t origin_pos;

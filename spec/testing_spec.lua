@@ -438,11 +438,13 @@ describe("testing.job", function()
     assert.matches("cannot make progress", err)
   end)
 
-  it("reads a file source longer than one chunk to its end", function()
+  it("reads a file source longer than one chunk to its end, long lines too", function()
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. dir))
     local f = assert(io.open(dir .. "/big.ndjson", "w"))
+    -- a line of 600 KB (under max_line_bytes) takes the source 3 turns
+    f:write(string.format('{"n":0,"pad":"%s"}\n', string.rep("x", 600000)))
     for i = 1, 20000 do
       f:write(string.format('{"n":%d,"pad":"%s"}\n', i, string.rep("x", 40)))
     end
@@ -458,8 +460,9 @@ return job
     f:close()
     local out = testing.job(dir .. "/job.lua"):run():output("out")
     os.execute("rm -rf " .. dir)
-    assert.equal(20000, #out)
-    assert.same(20000, out[20000].n)
+    assert.equal(20001, #out)
+    assert.same(0, out[1].n)
+    assert.same(20000, out[20001].n)
   end)
 
   it("says so when a job can never end, also when each step moves the clock", function()
