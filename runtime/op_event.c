@@ -8,9 +8,13 @@
  * call goes to the operator's error policy (on_error hook, skip, dead
  * letter, poison pill or job failure).
  *
- * Invariant: after an event ctx.state is unset (raw nil) and every state
- * the call changed is in the operator's hot table, whether the call
- * succeeded or failed. The Lua stack is left as it was found. Nothing is
+ * Invariant: during a call ctx.state is raw nil (not loaded yet) or the
+ * table op->handed points to, unless the script assigned it; after the
+ * call every state it changed is in the operator's hot table, whether the
+ * call succeeded or failed. Between calls ctx.state keeps the last key's
+ * state (clearing it would cost a rawset per event): every begin sets or
+ * clears it, and the hooks that get ctx outside an event clear it first
+ * (eddy_op_ctx_settle). The Lua stack is left as it was found. Nothing is
  * owned here: the operator (operator.c) owns its refs and tables. */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -136,44 +140,24 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
     return -1;
 }
 
-/* Ends a call's use of ctx.state. The usual case (the state ctx_index
- * handed out, changed in place) costs one rawget; a value the script
+/* Ends a call's use of ctx.state. The usual case (the state the call
+ * started with, changed in place) costs one rawget; a value the script
  * assigned (ctx.state = {...} or nil) replaces the stored one. Empty
  * states stay until the next checkpoint writes them as deletions.
+ * ctx.state is left as it is: the next begin sets or clears it.
  * [-0, +0, m] */
 void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     int t = lua_rawget(L, ctx);
     /* stack: st */
-    if (t == LUA_TNIL && op->handed == NULL) { /* untouched */
-        lua_pop(L, 1);
+    if (t == LUA_TTABLE ? lua_topointer(L, -1) != op->handed
+                        : t != LUA_TNIL || op->handed != NULL) {
+        /* assigned by the script: nil deletes the key */
+        eddy_opstate_put(op->state, L, key);
+        op->handed = NULL;
         return;
     }
-    if (t != LUA_TTABLE || lua_topointer(L, -1) != op->handed) {
-        /* assigned by the script: nil deletes the key */
-        lua_pushvalue(L, -1);
-        eddy_opstate_put(op->state, L, key);
-    }
     lua_pop(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-    lua_pushnil(L);
-    lua_rawset(L, ctx);
-    op->handed = NULL;
-}
-
-/* Starts a call for the key at index key: ctx.key, and ctx.state when the
- * key is hot (the steady case: one lookup). [-0, +0, m] */
-void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
-    lua_pushvalue(L, key);
-    lua_rawset(L, ctx);
-    if (eddy_opstate_hot(op->state, L, key)) {
-        op->handed = lua_topointer(L, -1);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, ctx);
-        lua_pop(L, 1);
-    }
 }
 
 /* Hands the result of a map or filter call (at the top) downstream. */
@@ -185,20 +169,40 @@ static void op_result(eddy_op *op, lua_State *L, int ev) {
     }
 }
 
-/* Starts a keyed call as eddy_op_begin_key does, leaving the hot table
- * on the stack instead of popping it (op_push resets the stack at the
- * end): the steady case costs a few API calls less. [-0, +(1|2), m] */
-static void begin_event(eddy_op *op, lua_State *L, int ctx, int key) {
+/* Starts a call for the key at index key: sets ctx.key, and ctx.state to
+ * the key's state when it is hot (the steady case: one lookup), else to
+ * nil (ctx_index loads it on first touch). Leaves the hot table on the
+ * stack. [-0, +1, m] */
+static void begin_call(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
     lua_pushvalue(L, key);
     lua_rawset(L, ctx);
     eddy_opstate_push_hot(op->state, L);
-    lua_pushvalue(L, key);
-    if (lua_rawget(L, -2) != LUA_TTABLE) return; /* stack: hot st */
-    op->handed = lua_topointer(L, -1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-    lua_insert(L, -2);
+    lua_pushvalue(L, key);
+    /* stack: hot "state" key */
+    if (lua_rawget(L, -3) == LUA_TTABLE) {
+        op->handed = lua_topointer(L, -1);
+    } else {
+        op->handed = NULL;
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
     lua_rawset(L, ctx); /* stack: hot */
+}
+
+/* [-0, +0, m] */
+void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
+    begin_call(op, L, ctx, key);
+    lua_pop(L, 1);
+}
+
+void eddy_op_ctx_settle(eddy_op *op, lua_State *L, int ctx) {
+    if (!op->keyed) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    lua_pushnil(L);
+    lua_rawset(L, ctx);
+    op->handed = NULL;
 }
 
 /* A keyed event: key, state, call, writeback. [-0, +0, -] */
@@ -212,11 +216,11 @@ static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     int ctx = top + 3;
-    begin_event(op, L, ctx, key);
+    begin_call(op, L, ctx, key);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
-    /* stack: handler key ctx hot [st] fn ev ctx */
+    /* stack: handler key ctx hot fn ev ctx */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
     int rc = eddy_vm_pcall(op->vm, h, 2, nres);
     eddy_op_writeback(op, L, ctx, key);

@@ -295,6 +295,7 @@ static int op_hook(eddy_op *op, const char *fname) {
         return 0;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    eddy_op_ctx_settle(op, L, lua_gettop(L));
     int rc = eddy_vm_call(op->vm, 1, 0);
     lua_pop(L, 1);
     return rc;
