@@ -108,6 +108,7 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
  * in msg. [-0, +(1|0), -] */
 static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
                   size_t n) {
+    int t;
     if (op->keyfield_ref != LUA_NOREF) {
         if (!lua_istable(L, ev)) {
             snprintf(msg, n, "key_by: the event is a %s, not a table",
@@ -115,7 +116,7 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
             return -1;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfield_ref);
-        lua_gettable(L, ev);
+        t = lua_gettable(L, ev);
     } else {
         lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfn_ref);
         lua_pushvalue(L, ev);
@@ -123,9 +124,10 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
             snprintf(msg, n, "key_by function: %s", eddy_vm_error(op->vm));
             return -1;
         }
+        t = lua_type(L, -1);
     }
-    int t = lua_type(L, -1);
-    if (t == LUA_TSTRING || lua_isinteger(L, -1)) return 0;
+    if (t == LUA_TSTRING || (t == LUA_TNUMBER && lua_isinteger(L, -1)))
+        return 0;
     if (t == LUA_TNUMBER) {
         lua_Integer i;
         if (lua_numbertointeger(lua_tonumber(L, -1), &i)) {
