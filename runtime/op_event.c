@@ -172,9 +172,11 @@ static void op_result(eddy_op *op, lua_State *L, int ev) {
 }
 
 /* Starts a call for the key at index key: sets ctx.key, and ctx.state to
- * the key's state when it is hot (the steady case: one lookup), else to
- * nil (ctx_index loads it on first touch). Leaves the hot table on the
- * stack. [-0, +1, m] */
+ * the key's state when it is hot (the steady case: one lookup) or in
+ * memory unchanged since the last checkpoint (it becomes hot: the first
+ * event of a key after a checkpoint does not go through ctx_index), else
+ * to nil (ctx_index loads it from the store or makes it on first touch).
+ * Leaves the hot table on the stack. [-0, +1, m] */
 static void begin_call(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
     lua_pushvalue(L, key);
@@ -183,13 +185,15 @@ static void begin_call(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     lua_pushvalue(L, key);
     /* stack: hot "state" key */
-    if (lua_rawget(L, -3) == LUA_TTABLE) {
-        op->handed = lua_topointer(L, -1);
-    } else {
-        op->handed = NULL;
+    int t = lua_rawget(L, -3);
+    if (t != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_pushnil(L);
+        if (t == LUA_TNIL && eddy_opstate_promote(op->state, L, key))
+            t = LUA_TTABLE; /* unchanged since the last checkpoint */
+        else
+            lua_pushnil(L);
     }
+    op->handed = t == LUA_TTABLE ? lua_topointer(L, -1) : NULL;
     lua_rawset(L, ctx); /* stack: hot */
 }
 
