@@ -8,9 +8,13 @@
  * call goes to the operator's error policy (on_error hook, skip, dead
  * letter, poison pill or job failure).
  *
- * Invariant: after an event ctx.state is unset (raw nil) and every state
- * the call changed is in the operator's hot table, whether the call
- * succeeded or failed. The Lua stack is left as it was found. Nothing is
+ * Invariant: during a call ctx.state is raw nil (not loaded yet) or the
+ * table op->handed points to, unless the script assigned it; after the
+ * call every state it changed is in the operator's hot table, whether the
+ * call succeeded or failed. Between calls ctx.state keeps the last key's
+ * state (clearing it would cost a rawset per event): every begin sets or
+ * clears it, and the hooks that get ctx outside an event clear it first
+ * (eddy_op_ctx_settle). The Lua stack is left as it was found. Nothing is
  * owned here: the operator (operator.c) owns its refs and tables. */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -104,6 +108,7 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
  * in msg. [-0, +(1|0), -] */
 static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
                   size_t n) {
+    int t;
     if (op->keyfield_ref != LUA_NOREF) {
         if (!lua_istable(L, ev)) {
             snprintf(msg, n, "key_by: the event is a %s, not a table",
@@ -111,7 +116,7 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
             return -1;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfield_ref);
-        lua_gettable(L, ev);
+        t = lua_gettable(L, ev);
     } else {
         lua_rawgeti(L, LUA_REGISTRYINDEX, op->keyfn_ref);
         lua_pushvalue(L, ev);
@@ -119,9 +124,10 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
             snprintf(msg, n, "key_by function: %s", eddy_vm_error(op->vm));
             return -1;
         }
+        t = lua_type(L, -1);
     }
-    int t = lua_type(L, -1);
-    if (t == LUA_TSTRING || lua_isinteger(L, -1)) return 0;
+    if (t == LUA_TSTRING || (t == LUA_TNUMBER && lua_isinteger(L, -1)))
+        return 0;
     if (t == LUA_TNUMBER) {
         lua_Integer i;
         if (lua_numbertointeger(lua_tonumber(L, -1), &i)) {
@@ -136,44 +142,24 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
     return -1;
 }
 
-/* Ends a call's use of ctx.state. The usual case (the state ctx_index
- * handed out, changed in place) costs one rawget; a value the script
+/* Ends a call's use of ctx.state. The usual case (the state the call
+ * started with, changed in place) costs one rawget; a value the script
  * assigned (ctx.state = {...} or nil) replaces the stored one. Empty
  * states stay until the next checkpoint writes them as deletions.
+ * ctx.state is left as it is: the next begin sets or clears it.
  * [-0, +0, m] */
 void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     int t = lua_rawget(L, ctx);
     /* stack: st */
-    if (t == LUA_TNIL && op->handed == NULL) { /* untouched */
-        lua_pop(L, 1);
+    if (t == LUA_TTABLE ? lua_topointer(L, -1) != op->handed
+                        : t != LUA_TNIL || op->handed != NULL) {
+        /* assigned by the script: nil deletes the key */
+        eddy_opstate_put(op->state, L, key);
+        op->handed = NULL;
         return;
     }
-    if (t != LUA_TTABLE || lua_topointer(L, -1) != op->handed) {
-        /* assigned by the script: nil deletes the key */
-        lua_pushvalue(L, -1);
-        eddy_opstate_put(op->state, L, key);
-    }
     lua_pop(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-    lua_pushnil(L);
-    lua_rawset(L, ctx);
-    op->handed = NULL;
-}
-
-/* Starts a call for the key at index key: ctx.key, and ctx.state when the
- * key is hot (the steady case: one lookup). [-0, +0, m] */
-void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
-    lua_pushvalue(L, key);
-    lua_rawset(L, ctx);
-    if (eddy_opstate_hot(op->state, L, key)) {
-        op->handed = lua_topointer(L, -1);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, ctx);
-        lua_pop(L, 1);
-    }
 }
 
 /* Hands the result of a map or filter call (at the top) downstream. */
@@ -185,20 +171,44 @@ static void op_result(eddy_op *op, lua_State *L, int ev) {
     }
 }
 
-/* Starts a keyed call as eddy_op_begin_key does, leaving the hot table
- * on the stack instead of popping it (op_push resets the stack at the
- * end): the steady case costs a few API calls less. [-0, +(1|2), m] */
-static void begin_event(eddy_op *op, lua_State *L, int ctx, int key) {
+/* Starts a call for the key at index key: sets ctx.key, and ctx.state to
+ * the key's state when it is hot (the steady case: one lookup) or in
+ * memory unchanged since the last checkpoint (it becomes hot: the first
+ * event of a key after a checkpoint does not go through ctx_index), else
+ * to nil (ctx_index loads it from the store or makes it on first touch).
+ * Leaves the hot table on the stack. [-0, +1, m] */
+static void begin_call(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
     lua_pushvalue(L, key);
     lua_rawset(L, ctx);
     eddy_opstate_push_hot(op->state, L);
-    lua_pushvalue(L, key);
-    if (lua_rawget(L, -2) != LUA_TTABLE) return; /* stack: hot st */
-    op->handed = lua_topointer(L, -1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
-    lua_insert(L, -2);
+    lua_pushvalue(L, key);
+    /* stack: hot "state" key */
+    int t = lua_rawget(L, -3);
+    if (t != LUA_TTABLE) {
+        lua_pop(L, 1);
+        if (t == LUA_TNIL && eddy_opstate_promote(op->state, L, key))
+            t = LUA_TTABLE; /* unchanged since the last checkpoint */
+        else
+            lua_pushnil(L);
+    }
+    op->handed = t == LUA_TTABLE ? lua_topointer(L, -1) : NULL;
     lua_rawset(L, ctx); /* stack: hot */
+}
+
+/* [-0, +0, m] */
+void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
+    begin_call(op, L, ctx, key);
+    lua_pop(L, 1);
+}
+
+void eddy_op_ctx_settle(eddy_op *op, lua_State *L, int ctx) {
+    if (!op->keyed) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    lua_pushnil(L);
+    lua_rawset(L, ctx);
+    op->handed = NULL;
 }
 
 /* A keyed event: key, state, call, writeback. [-0, +0, -] */
@@ -212,11 +222,11 @@ static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     int ctx = top + 3;
-    begin_event(op, L, ctx, key);
+    begin_call(op, L, ctx, key);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
-    /* stack: handler key ctx hot [st] fn ev ctx */
+    /* stack: handler key ctx hot fn ev ctx */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
     int rc = eddy_vm_pcall(op->vm, h, 2, nres);
     eddy_op_writeback(op, L, ctx, key);

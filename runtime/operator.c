@@ -3,12 +3,14 @@
  * An operator is a node whose push calls its Lua function through the vm's
  * protected call. Each operator has one ctx table reused for every event:
  * methods are raw fields (fast lookups), ctx.key is set per event on keyed
- * streams, and ctx.state is loaded lazily by the ctx metatable on first
- * touch, so operators that never read state pay nothing for it. After the
- * call the touched state is written back to the states table (key -> state)
- * and the key is marked in the dirty table, which is exactly what a
- * checkpoint must write: state changes can only happen to touched keys.
- * An empty state table is dropped (a tombstone), like ctx:clear().
+ * streams, and ctx.state is handed out when the key's state is in memory
+ * (op_event.c's begin) or else loaded lazily from the store by the ctx
+ * metatable on first touch, so operators that never read state never
+ * read the store for it. A state handed out becomes hot (opstate.c):
+ * after the call what the script assigned to ctx.state is filed there
+ * too, so the hot table holds every change a checkpoint must write (and
+ * may hold a key whose event left its state unchanged). An empty state table
+ * is dropped (a tombstone), like ctx:clear().
  * The per-event path and the error policy are in op_event.c. The operator
  * owns its registry refs and its node. */
 #include "operator.h"
@@ -295,6 +297,7 @@ static int op_hook(eddy_op *op, const char *fname) {
         return 0;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
+    eddy_op_ctx_settle(op, L, lua_gettop(L));
     int rc = eddy_vm_call(op->vm, 1, 0);
     lua_pop(L, 1);
     return rc;

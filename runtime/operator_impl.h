@@ -57,11 +57,15 @@ void eddy_op_push(void *self, lua_State *L, int ev);
 
 /* The operator a ctx method runs for (upvalue 1). [-0, +0, -] */
 eddy_op *eddy_op_of_ctx(lua_State *L);
-/* A call for the key at index key: sets ctx.key and hands out a hot
- * state; after it, eddy_op_writeback files what the call did to ctx.state.
- * [-0, +0, m] */
+/* A call for the key at index key: sets ctx.key, and ctx.state to a hot
+ * state or nil; after it, eddy_op_writeback files what the call did to
+ * ctx.state (and leaves it set). [-0, +0, m] */
 void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key);
 void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key);
+/* Clears a keyed operator's ctx.state (at ctx) left by its last call,
+ * before a hook that gets ctx outside an event (open, close, migrate).
+ * [-0, +0, m] */
+void eddy_op_ctx_settle(eddy_op *op, lua_State *L, int ctx);
 /* Applies the operator's error policy to a failed call on the event at ev
  * (key at key, 0 for none). [-0, +0, -] */
 void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,

@@ -28,6 +28,8 @@ struct eddy_opstate {
     char *name;
     size_t namelen;
     int hot_ref, clean_ref, pending_ref;
+    int clean_used; /* clean may hold a key (a snapshot or load_all filed
+                       one): until then promote has nothing to look up */
     eddy_store *store;
     eddy_buf kbuf, vbuf; /* scratch: store key and value bytes */
 };
@@ -88,10 +90,17 @@ void eddy_opstate_push_hot(eddy_opstate *s, lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->hot_ref);
 }
 
-int eddy_opstate_hot(eddy_opstate *s, lua_State *L, int key) {
-    if (tget(L, s->hot_ref, key) == LUA_TTABLE) return 1;
-    lua_pop(L, 1);
-    return 0;
+int eddy_opstate_promote(eddy_opstate *s, lua_State *L, int key) {
+    if (!s->clean_used) return 0;
+    key = lua_absindex(L, key);
+    if (tget(L, s->clean_ref, key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    /* stack: st */
+    lua_pushvalue(L, -1);
+    eddy_opstate_put(s, L, key);
+    return 1;
 }
 
 void eddy_opstate_put(eddy_opstate *s, lua_State *L, int key) {
@@ -255,6 +264,7 @@ int eddy_opstate_snapshot(eddy_opstate *s, lua_State *L, eddy_batch *b,
         }
     }
     lua_settop(L, top);
+    if (n > 0) s->clean_used = 1;
     /* the hot table becomes pending; a new one starts, sized for as many
      * keys up to HOT_PRESIZE (the same keys tend to come back: fewer
      * rehashes on the way up, a bounded table if they do not) */
@@ -314,6 +324,7 @@ int eddy_opstate_load_all(eddy_opstate *s, lua_State *L, char *err,
         if (!known) {
             rc = eddy_codec_decode(L, v, vn, err, errlen);
             if (rc == 0) tset(L, s->clean_ref, key);
+            s->clean_used = 1;
         }
         lua_pop(L, 1);
     }

@@ -18,10 +18,11 @@ void eddy_opstate_free(eddy_opstate *s, lua_State *L);
  * number of keys. */
 void eddy_opstate_set_store(eddy_opstate *s, eddy_store *store);
 
-/* Pushes the key's state if the key is hot and holds a table (the steady
- * case, one lookup) and returns 1; else returns 0, nothing pushed.
- * [-0, +(0|1), -] */
-int eddy_opstate_hot(eddy_opstate *s, lua_State *L, int key);
+/* A key in memory but not hot (unchanged since the last checkpoint) with
+ * a state: moves it to hot, as fetch would, pushes its state and returns
+ * 1; else returns 0, nothing pushed. Never reads the store.
+ * [-0, +(0|1), m] */
+int eddy_opstate_promote(eddy_opstate *s, lua_State *L, int key);
 /* Pushes the hot table (key -> state, or false for a deleted key) for a
  * direct lookup. It is replaced at each checkpoint: push it per use, do
  * not keep it. [-0, +1, -] */

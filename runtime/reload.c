@@ -65,6 +65,7 @@ static int migrate_all(eddy_op *op, lua_State *L, int mod, int64_t from,
         int key = lua_gettop(L);
         lua_pushvalue(L, key);
         lua_setfield(L, h + 3, "key");
+        eddy_op_ctx_settle(op, L, h + 3);
         lua_getfield(L, mod, "migrate");
         if (eddy_op_peek_state(op, L, key, err, n) != 0) goto fail;
         lua_pushvalue(L, h + 3);

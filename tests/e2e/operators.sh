@@ -312,4 +312,21 @@ contains "$(cat "$J/stderr")" "HOOK open ran" "open ran in the failing job"
 [ ! -e "$J/marker.txt" ]
 ok $? "close does not run when the job fails"
 
+# on_error reads ctx.state: the next event, of a key never seen, gets its
+# own state, not the failing key's
+mkjob peekerr <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "peekerr" }
+job:source("in", eddy.source.file{ path = "in.ndjson", format = "json" })
+  :key_by("k")
+  :process(OPS .. "/peek_on_error.lua")
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+EOF
+printf '%s\n' '{"k":"a"}' '{"k":"a","fail":true}' '{"k":"b"}' '{"k":"a"}' >"$J/in.ndjson"
+run_job
+is "$RC" 0 "on_error reading ctx.state: exit 0"
+contains "$(cat "$J/stderr")" "on_error sees n=2" "on_error sees the failing key's state"
+is "$(cat "$J/out.txt")" "$(printf 'a 1\nb 1\na 3')" "the next key gets its own state after on_error read ctx.state"
+
 [ "$T_FAILED" -eq 0 ]
