@@ -20,9 +20,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "graph.h"
 #include "log.h"
 #include "operator_impl.h"
 #include "opstate.h"
+#include "source.h"
 
 const char *const eddy_op_policies[] = {"fail", "skip", "dead_letter", NULL};
 
@@ -65,6 +67,19 @@ static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
     return pol;
 }
 
+/* Where the event in hand came from: "source clicks at byte 120", or for
+ * a timer "no source (a timer)". */
+static void origin_repr(eddy_op *op, const char *src, uint64_t pos, char *buf,
+                        size_t n) {
+    eddy_graph *g = src ? eddy_job_graph(op->job) : NULL;
+    eddy_source *s = g ? eddy_graph_source(g, src) : NULL;
+    if (src == NULL)
+        snprintf(buf, n, "no source (a timer)");
+    else
+        snprintf(buf, n, "source %.200s at %s %llu", src,
+                 s ? eddy_source_unit(s) : "byte", (unsigned long long)pos);
+}
+
 /* Applies the error policy to the event at ev that failed with msg; key is
  * the key's stack index or 0. [-0, +0, -] */
 void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
@@ -95,12 +110,11 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
         const char *src;
         uint64_t pos;
         key_repr(L, key, k, sizeof k);
+        char where[400];
         eddy_job_origin(op->job, &src, &pos);
-        eddy_job_fail(op->job,
-                      "operator %s failed: key %s, source %s at "
-                      "byte %llu: %s",
-                      op->name, k, src ? src : "(none)",
-                      (unsigned long long)pos, msg);
+        origin_repr(op, src, pos, where, sizeof where);
+        eddy_job_fail(op->job, "operator %s failed: key %s, %s: %s", op->name,
+                      k, where, msg);
     }
 }
 

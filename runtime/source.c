@@ -28,6 +28,7 @@ struct eddy_source {
     eddy_node *node;
     char *name;
     int fmt, done, started;
+    const char *unit;    /* what a position counts: "byte", "event", "input" */
     size_t max_line;
     const eddy_source_ops *ops;
     void *impl;
@@ -46,6 +47,7 @@ int eddy_source_is_done(const eddy_source *s) { return s->done; }
 unsigned long long eddy_source_count(const eddy_source *s) { return s->count; }
 unsigned long long eddy_source_bad(const eddy_source *s) { return s->bad; }
 eddy_job *eddy_source_job(eddy_source *s) { return s->job; }
+const char *eddy_source_unit(const eddy_source *s) { return s->unit; }
 size_t eddy_source_max_line(const eddy_source *s) { return s->max_line; }
 
 void eddy_source_attach(eddy_source *s, const eddy_source_ops *ops,
@@ -276,9 +278,9 @@ static int source_init(eddy_source *s, lua_State *L, int desc, const char *dir,
         rc = eddy_source_file_init(s, L, desc, dir, err, errlen);
     else if (kind && !strcmp(kind, "tcp"))
         rc = eddy_source_tcp_init(s, L, desc, err, errlen);
-    else if (kind && !strcmp(kind, "script"))
+    else if (kind && !strcmp(kind, "script") && (s->unit = "event"))
         rc = eddy_source_script_init(s, L, desc, dir, err, errlen);
-    else if (kind && !strcmp(kind, "memory"))
+    else if (kind && !strcmp(kind, "memory") && (s->unit = "input"))
         rc = eddy_source_memory_init(s, L, desc, err, errlen);
     else
         snprintf(err, errlen, "source %s: unknown kind %s", s->name,
@@ -294,6 +296,7 @@ eddy_source *eddy_source_new(eddy_job *job, lua_State *L, int desc,
     s->job = job;
     s->et_ref = LUA_NOREF;
     s->maxts = EDDY_WM_MIN;
+    s->unit = "byte";
     lua_getfield(L, desc, "name");
     s->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "source");
     lua_pop(L, 1);

@@ -25,6 +25,9 @@ eddy_node *eddy_source_node(eddy_source *s);
 const char *eddy_source_name(const eddy_source *s);
 int eddy_source_is_done(const eddy_source *s);
 unsigned long long eddy_source_count(const eddy_source *s);
+/* What the source's positions count: "byte" (file, stdin, tcp), "event"
+ * (script) or "input" (the testing kit's inputs). */
+const char *eddy_source_unit(const eddy_source *s);
 unsigned long long eddy_source_bad(const eddy_source *s);
 /* The source's watermark; *idle set when it is idle. */
 int64_t eddy_source_watermark(const eddy_source *s, int *idle);

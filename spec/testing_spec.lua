@@ -360,7 +360,7 @@ describe("testing.job", function()
       { k = "a", n = 1 }, { k = "a", n = "oops" } } } })
     local ok, err = pcall(run.run, run)
     assert.is_false(ok)
-    assert.matches("operator strict failed", err)
+    assert.matches("operator strict failed: key \"a\", source nums at input 1:", err)
     assert.matches("stack traceback", err)
   end)
 
