@@ -4,8 +4,9 @@
  * pointers into it (no copy), and the unconsumed tail moves to the front
  * only when more room is needed. Invariant: data[head..len) are bytes not
  * yet handed out and base is the stream offset of data[0]. A line longer
- * than max_line is dropped (reported once) up to its newline, so memory
- * stays bounded by max_line + chunk whatever the input. */
+ * than max_line is dropped (reported once, with a copy of its first
+ * EDDY_LINES_PREFIX bytes) up to its newline, so memory stays bounded by
+ * max_line + chunk whatever the input. */
 #include "lines.h"
 
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct eddy_lines {
     int dropping;         /* inside an over-long line */
     uint64_t drop_pos;    /* where it started */
     uint64_t drop_len;
+    char prefix[EDDY_LINES_PREFIX]; /* its first bytes */
+    size_t prefix_len;
 };
 
 eddy_lines *eddy_lines_new(size_t max_line, size_t chunk) {
@@ -86,8 +89,22 @@ static int take(eddy_lines *ls, size_t end, size_t skip, const char **line,
     return EDDY_LINES_LINE;
 }
 
+size_t eddy_lines_prefix_len(const eddy_lines *ls) { return ls->prefix_len; }
+
+/* Starts dropping the line at head (end: how far it is buffered), keeping
+ * its first bytes. */
+static void drop_start(eddy_lines *ls, size_t end) {
+    size_t n = end - ls->head;
+    ls->prefix_len = n < EDDY_LINES_PREFIX ? n : EDDY_LINES_PREFIX;
+    memcpy(ls->prefix, ls->data + ls->head, ls->prefix_len);
+    ls->drop_pos = ls->base + ls->head;
+    ls->drop_len = 0;
+}
+
 /* Ends an over-long line: reports it and skips to after its newline. */
-static int drop_done(eddy_lines *ls, size_t end, size_t *len, uint64_t *pos) {
+static int drop_done(eddy_lines *ls, size_t end, const char **line,
+                     size_t *len, uint64_t *pos) {
+    *line = ls->prefix;
     ls->drop_len += end - ls->head;
     *pos = ls->drop_pos;
     *len = (size_t)ls->drop_len;
@@ -103,11 +120,10 @@ int eddy_lines_next(eddy_lines *ls, const char **line, size_t *len,
                    : NULL;
     if (nl != NULL) {
         size_t end = (size_t)(nl - ls->data);
-        if (ls->dropping) return drop_done(ls, end, len, pos);
+        if (ls->dropping) return drop_done(ls, end, line, len, pos);
         if (end - ls->head > ls->max_line) {
-            ls->drop_pos = ls->base + ls->head;
-            ls->drop_len = 0;
-            return drop_done(ls, end, len, pos);
+            drop_start(ls, end);
+            return drop_done(ls, end, line, len, pos);
         }
         return take(ls, end, 1, line, len, pos);
     }
@@ -115,16 +131,15 @@ int eddy_lines_next(eddy_lines *ls, const char **line, size_t *len,
     size_t have = ls->len - ls->head;
     if (ls->eof && (have > 0 || ls->dropping)) {
         if (ls->dropping || have > ls->max_line) {
-            if (!ls->dropping) ls->drop_pos = ls->base + ls->head, ls->drop_len = 0;
-            return drop_done(ls, ls->len, len, pos);
+            if (!ls->dropping) drop_start(ls, ls->len);
+            return drop_done(ls, ls->len, line, len, pos);
         }
         return take(ls, ls->len, 0, line, len, pos);
     }
     if (have > ls->max_line) { /* start or continue dropping */
         if (!ls->dropping) {
             ls->dropping = 1;
-            ls->drop_pos = ls->base + ls->head;
-            ls->drop_len = 0;
+            drop_start(ls, ls->len);
         }
         ls->drop_len += have;
         ls->head = ls->scan = ls->len;

@@ -12,8 +12,14 @@ enum {
     EDDY_LINES_LINE = 1,  /* line and len hold one line: no '\n', and one
                              trailing '\r' removed (max_line counts it) */
     EDDY_LINES_LONG = 2   /* a line over max_line bytes was dropped; *pos is
-                             where it started and *len its length so far */
+                             where it started, *len its length, and *line
+                             its first EDDY_LINES_PREFIX bytes (or fewer) */
 };
+
+/* How much of a dropped line is kept, to show what it was. */
+#define EDDY_LINES_PREFIX 256
+/* The kept beginning of the line EDDY_LINES_LONG reported: its length. */
+size_t eddy_lines_prefix_len(const eddy_lines *ls);
 
 /* max_line: longest line delivered; chunk: bytes asked for per read. */
 eddy_lines *eddy_lines_new(size_t max_line, size_t chunk);

@@ -161,11 +161,13 @@ void eddy_source_line(eddy_source *s, const char *line, size_t len,
     lua_pop(L, 1);
 }
 
-void eddy_source_long_line(eddy_source *s, size_t len, uint64_t pos) {
+void eddy_source_long_line(eddy_source *s, const char *prefix, size_t plen,
+                           size_t len, uint64_t pos) {
     char why[200];
     snprintf(why, sizeof why, "line of %zu bytes is longer than "
-             "max_line_bytes (%zu)", len, s->max_line);
-    bad_input(s, why, "", 0, pos);
+             "max_line_bytes (%zu); raw holds its first %zu bytes", len,
+             s->max_line, plen);
+    bad_input(s, why, prefix, plen, pos);
 }
 
 void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos) {
@@ -387,7 +389,8 @@ static int drain_lines(lua_State *L, void *ud) {
         if (r == EDDY_LINES_LINE)
             eddy_source_line(a->s, line, len, pos);
         else
-            eddy_source_long_line(a->s, len, pos);
+            eddy_source_long_line(a->s, line,
+                                  eddy_lines_prefix_len(a->lines), len, pos);
     }
     return 0;
 }

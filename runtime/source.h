@@ -79,8 +79,10 @@ void eddy_source_line(eddy_source *s, const char *line, size_t len,
  * job instead of escaping. Stops early when the job halts. */
 struct eddy_lines;
 void eddy_source_drain(eddy_source *s, struct eddy_lines *lines);
-/* Reports a line over max_line_bytes that was dropped. */
-void eddy_source_long_line(eddy_source *s, size_t len, uint64_t pos);
+/* Reports a line over max_line_bytes that was dropped: len bytes at pos,
+ * of which prefix holds the first plen. */
+void eddy_source_long_line(eddy_source *s, const char *prefix, size_t plen,
+                           size_t len, uint64_t pos);
 /* Sends the value at idx on (script sources). [-0, +0, -] */
 void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos);
 /* Sends the value at idx on with the event time ts given by a test (no

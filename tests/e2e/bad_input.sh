@@ -81,7 +81,7 @@ pycheck "bad lines: each dead letter has raw, source and position (byte offset o
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 want = [(int(sys.argv[2]), "{\"n\":2"), (int(sys.argv[3]), "this is not json"),
-        (int(sys.argv[4]), None), (int(sys.argv[5]), "{\"n\":5} trailing")]
+        (int(sys.argv[4]), sys.argv[6]), (int(sys.argv[5]), "{\"n\":5} trailing")]
 assert len(recs) == 4, recs
 for r, (pos, raw) in zip(recs, want):
     assert r.get("source") == "events", r
@@ -90,7 +90,7 @@ for r, (pos, raw) in zip(recs, want):
     if raw is not None:
         assert r["raw"] == raw, r
     assert isinstance(r.get("error"), str) and r["error"], r
-' "$DL" "$P_TRUNC" "$P_INVALID" "$P_LONG" "$P_TRAIL"
+' "$DL" "$P_TRUNC" "$P_INVALID" "$P_LONG" "$P_TRAIL" "$LONG"
 
 # the same in a lines source: only the over-long line is bad
 mkjob badlines <<'EOF'

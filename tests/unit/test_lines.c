@@ -103,5 +103,40 @@ int main(void) {
            "a never-ending line keeps the buffer bounded (%zu pending)",
            eddy_lines_pending(ls));
     eddy_lines_free(ls);
+
+    /* a dropped line keeps its first EDDY_LINES_PREFIX bytes */
+    char big[1000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    big[sizeof big - 1] = '\n';
+    const size_t feeds[] = {7, 100, 999, 1000};
+    for (size_t k = 0; k < sizeof feeds / sizeof feeds[0]; k++) {
+        ls = eddy_lines_new(300, 64);
+        size_t off = 0;
+        int r = EDDY_LINES_MORE;
+        while (r == EDDY_LINES_MORE && off < sizeof big) {
+            size_t n = sizeof big - off < feeds[k] ? sizeof big - off : feeds[k];
+            p = eddy_lines_space(ls, &room);
+            if (n > room) n = room;
+            memcpy(p, big + off, n);
+            eddy_lines_commit(ls, n);
+            off += n;
+            r = eddy_lines_next(ls, &line, &len, &pos);
+        }
+        TAP_OK(r == EDDY_LINES_LONG && len == 999 && pos == 0 &&
+                   eddy_lines_prefix_len(ls) == EDDY_LINES_PREFIX &&
+                   memcmp(line, big, EDDY_LINES_PREFIX) == 0,
+               "a dropped line (fed %zu bytes at a time) reports its length "
+               "and its first %d bytes", feeds[k], EDDY_LINES_PREFIX);
+        eddy_lines_free(ls);
+    }
+    ls = eddy_lines_new(4, 64);
+    p = eddy_lines_space(ls, &room);
+    memcpy(p, "abcdefg\n", 8);
+    eddy_lines_commit(ls, 8);
+    TAP_OK(eddy_lines_next(ls, &line, &len, &pos) == EDDY_LINES_LONG &&
+               len == 7 && eddy_lines_prefix_len(ls) == 7 &&
+               memcmp(line, "abcdefg", 7) == 0,
+           "a short dropped line is kept whole");
+    eddy_lines_free(ls);
     return tap_done();
 }
