@@ -64,7 +64,7 @@ static void bad_input(eddy_source *s, const char *why, const char *raw,
                       size_t len, uint64_t pos) {
     s->bad++;
     if (s->bad <= BAD_LOG_LIMIT)
-        eddy_warn("source %s at byte %llu: %s%s", s->name,
+        eddy_warn("source %s at %s %llu: %s%s", s->name, s->unit,
                   (unsigned long long)pos, why,
                   s->bad == BAD_LOG_LIMIT ? " (further bad lines are only "
                                             "counted and dead-lettered)" : "");
@@ -118,6 +118,16 @@ static int event_time(eddy_source *s, lua_State *L, int ev, int64_t *ts,
     return 0;
 }
 
+/* Counts the event at ev (its origin already set) and sends it on with
+ * its event time. [-0, +0, m] */
+static void emit_event(eddy_source *s, lua_State *L, int ev, int has_ts,
+                       int64_t ts) {
+    s->count++;
+    eddy_job_count_event(s->job);
+    eddy_job_set_timestamp(s->job, has_ts, ts);
+    eddy_node_emit(s->node, L, ev, NULL);
+}
+
 /* Sends the event at ev on with its event time, then moves the watermark.
  * [-0, +0, m] */
 static void deliver(eddy_source *s, lua_State *L, int ev, uint64_t pos,
@@ -129,15 +139,12 @@ static void deliver(eddy_source *s, lua_State *L, int ev, uint64_t pos,
         event_time(s, L, ev, &ts, why, sizeof why) != 0) {
         s->bad++;
         if (s->bad <= BAD_LOG_LIMIT)
-            eddy_warn("source %s at byte %llu: %s", s->name,
+            eddy_warn("source %s at %s %llu: %s", s->name, s->unit,
                       (unsigned long long)pos, why);
         eddy_job_dead_letter(s->job, why, NULL, L, 0, ev, raw, rawlen);
         return;
     }
-    s->count++;
-    eddy_job_count_event(s->job);
-    eddy_job_set_timestamp(s->job, s->et_ref != LUA_NOREF, ts);
-    eddy_node_emit(s->node, L, ev, NULL);
+    emit_event(s, L, ev, s->et_ref != LUA_NOREF, ts);
     if (s->et_ref == LUA_NOREF) return;
     if (s->idle_ms > 0) s->last_mono = eddy_clock_mono_ms();
     if (ts > s->maxts) s->maxts = ts;
@@ -177,10 +184,7 @@ void eddy_source_value(eddy_source *s, lua_State *L, int idx, uint64_t pos) {
 void eddy_source_value_at(eddy_source *s, lua_State *L, int idx, uint64_t pos,
                           int64_t ts) {
     eddy_job_set_origin(s->job, s->name, pos);
-    s->count++;
-    eddy_job_count_event(s->job);
-    eddy_job_set_timestamp(s->job, 1, ts);
-    eddy_node_emit(s->node, L, lua_absindex(L, idx), NULL);
+    emit_event(s, L, lua_absindex(L, idx), 1, ts);
 }
 
 void eddy_source_set_watermark(eddy_source *s, int64_t wm) {
