@@ -329,4 +329,19 @@ is "$RC" 0 "on_error reading ctx.state: exit 0"
 contains "$(cat "$J/stderr")" "on_error sees n=2" "on_error sees the failing key's state"
 is "$(cat "$J/out.txt")" "$(printf 'a 1\nb 1\na 3')" "the next key gets its own state after on_error read ctx.state"
 
+# A Lua C module (lfs, installed with busted) loads into eddy's Lua: the
+# executable exports the Lua API it links (make: -rdynamic)
+mkjob cmodule <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "cmodule" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map(function(ev) return ev .. " " .. require("lfs").attributes("in.txt", "mode") end)
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+EOF
+printf 'x\n' >"$J/in.txt"
+run_job
+is "$RC" 0 "a job requiring a Lua C module: exit 0"
+is "$(cat "$J/out.txt")" "x file" "the C module (lfs) works inside an operator"
+
 [ "$T_FAILED" -eq 0 ]
