@@ -2,11 +2,11 @@
  *
  * An operator's push calls its function through the vm's protected call,
  * with the event and the operator's ctx. On a keyed stream it first takes
- * the key (a field, or the key_by function in its own protected call),
- * sets ctx.key and, when the key is hot, ctx.state (one lookup); after the
- * call eddy_op_writeback files what the call did to ctx.state. A failed
- * call goes to the operator's error policy (on_error hook, skip, dead
- * letter, poison pill or job failure).
+ * the key (the event itself, a field, or the key_by function in its own
+ * protected call), sets ctx.key and, when the key is hot, ctx.state (one
+ * lookup); after the call eddy_op_writeback files what the call did to
+ * ctx.state. A failed call goes to the operator's error policy (on_error
+ * hook, skip, dead letter, poison pill or job failure).
  *
  * Invariant: during a call ctx.state is raw nil (not loaded yet) or the
  * table op->handed points to, unless the script assigned it; after the
@@ -123,7 +123,15 @@ void eddy_op_error(eddy_op *op, lua_State *L, int ev, int key,
 static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
                   size_t n) {
     int t;
-    if (op->keyfield_ref != LUA_NOREF) {
+    if (op->keyself) {
+        t = lua_type(L, ev);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+            snprintf(msg, n, "key_by(): the event is a %s, not a string or "
+                     "an integer", luaL_typename(L, ev));
+            return -1;
+        }
+        lua_pushvalue(L, ev);
+    } else if (op->keyfield_ref != LUA_NOREF) {
         if (!lua_istable(L, ev)) {
             snprintf(msg, n, "key_by: the event is a %s, not a table",
                      luaL_typename(L, ev));
@@ -142,16 +150,19 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
     }
     if (t == LUA_TSTRING || (t == LUA_TNUMBER && lua_isinteger(L, -1)))
         return 0;
-    if (t == LUA_TNUMBER) {
-        lua_Integer i;
-        if (lua_numbertointeger(lua_tonumber(L, -1), &i)) {
+    if (t == LUA_TNUMBER) { /* a float: only an integral one is a key */
+        int exact;
+        lua_Integer i = lua_tointegerx(L, -1, &exact);
+        if (exact) {
             lua_pop(L, 1);
             lua_pushinteger(L, i);
             return 0;
         }
     }
     snprintf(msg, n, "key_by: the key must be a string or an integer, got %s",
-             t == LUA_TNIL ? "nil (missing field?)" : luaL_typename(L, -1));
+             t == LUA_TNIL      ? "nil (missing field?)"
+             : t == LUA_TNUMBER ? "a fraction"
+                                : luaL_typename(L, -1));
     lua_pop(L, 1);
     return -1;
 }

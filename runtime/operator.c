@@ -233,6 +233,7 @@ static int op_configure(eddy_op *op, lua_State *L, int desc, char *err,
         op->keyfn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     else
         lua_pop(L, 1);
+    op->keyself = kt == LUA_TBOOLEAN;
     if (op->script) return op_load_script(op, L, err, n);
     if (lua_getfield(L, desc, "fn") != LUA_TFUNCTION) {
         lua_pop(L, 1);

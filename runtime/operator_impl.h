@@ -31,6 +31,7 @@ struct eddy_op {
     eddy_opstate *state; /* keyed: per-key state (opstate.c) */
     int keyfn_ref;    /* key_by(function) */
     int keyfield_ref; /* key_by(field): the field name string */
+    int keyself;      /* key_by(): the event is its own key */
     const void *handed; /* the state ctx_index handed out in this call */
     eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
     int str_state, str_key; /* refs to "state" and "key": pushing a C

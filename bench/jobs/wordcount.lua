@@ -13,7 +13,7 @@ job:source("text", eddy.source.file{
   path = os.getenv("BENCH_INPUT") or (here .. "/../data/words.txt"),
   format = "lines" })
   :flat_map(ops .. "split.lua")
-  :key_by(function(word) return word end)
+  :key_by() -- each word is its own key
   :process(ops .. "count.lua")
   :sink(eddy.sink.file{
     path = os.getenv("BENCH_OUTPUT") or (here .. "/../out/eddy-wordcount.ndjson"),

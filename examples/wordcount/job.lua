@@ -5,7 +5,7 @@ local job = eddy.job{ name = "wordcount" }
 
 job:source("text", eddy.source.file{ path = "input.txt", format = "lines" })
   :flat_map("ops/split.lua")
-  :key_by(function(word) return word end)
+  :key_by() -- each word is its own key
   :process("ops/count.lua")
   :sink(eddy.sink.file{ path = "out/counts.ndjson", format = "json" })
 

@@ -201,9 +201,16 @@ function Stream:filter(op, opts) return add_operator(self, "filter", op, opts) e
 function Stream:flat_map(op, opts) return add_operator(self, "flat_map", op, opts) end
 function Stream:process(op, opts) return add_operator(self, "process", op, opts) end
 
-function Stream:key_by(key)
-  if type(key) ~= "string" and type(key) ~= "function" then
-    fail("key_by expects a field name or a function, got " .. type(key))
+-- key_by(field | fn), or key_by() with no argument: each event (a string
+-- or an integer) is its own key, with no Lua call per event. An explicit
+-- nil is an error, not the event as key: it is most likely a typo.
+function Stream:key_by(...)
+  local key = ...
+  if select("#", ...) == 0 then
+    key = true -- the event itself (operator.c: a boolean key)
+  elseif type(key) ~= "string" and type(key) ~= "function" then
+    fail("key_by expects a field name or a function (or no argument: the "
+      .. "event is its own key), got " .. type(key))
   end
   return stream(self._job, self._ports, key, nil)
 end

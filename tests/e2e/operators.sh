@@ -126,6 +126,69 @@ is "$(awk '{ last[$1] = $2 } END { for (k in last) print k, last[k] }' "$J/byfie
    "keyed process on 20000 events over 613 keys: final count per key is right"
 is "$(tail -1 "$J/global.txt")" "20000 nil" "unkeyed process on 20000 events: count 20000"
 
+# key_by(): each event is its own key; an integral float becomes an integer;
+# an event that cannot be a key (a table, a fraction) goes to on_error
+mkjob keyself <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "keyself" }
+job:source("words", eddy.source.file{ path = "words.txt", format = "lines" })
+  :key_by()
+  :process(OPS .. "/count.lua")
+  :map(function(ev) return ev.key .. " " .. ev.n .. " " .. ev.keytype end)
+  :sink(eddy.sink.file{ path = "words.out", format = "lines" })
+job:source("nums", eddy.source.file{ path = "nums.ndjson", format = "json" })
+  :key_by()
+  :process("count_any.lua", { on_error = "dead_letter" })
+  :sink(eddy.sink.file{ path = "nums.out", format = "lines" })
+-- a key_by function returning a fraction: an error too, not a truncated key
+job:source("halves", eddy.source.file{ path = "nums.ndjson", format = "json" })
+  :filter(function(ev) return type(ev) == "number" end)
+  :key_by(function(ev) return ev / 2 end)
+  :process("count_any.lua", { on_error = "dead_letter" })
+  :sink(eddy.sink.file{ path = "halves.out", format = "lines" })
+job:dead_letter(eddy.sink.file{ path = "dead.ndjson" })
+return job
+EOF
+printf '%s\n' b a b c b >"$J/words.txt"
+printf '%s\n' 7 7.0 '{"x":1}' 7.5 8 >"$J/nums.ndjson"
+cat >"$J/count_any.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx)
+  ctx.state.n = (ctx.state.n or 0) + 1
+  ctx:emit(ctx.key .. " " .. ctx.state.n .. " " .. math.type(ctx.key))
+end
+return M
+EOF
+run_job
+is "$RC" 0 "key_by(): exit 0"
+is "$(cat "$J/words.out")" "$(printf '%s\n' 'b 1 string' 'a 1 string' 'b 2 string' 'c 1 string' 'b 3 string')" \
+  "key_by(): string events are their own keys"
+is "$(cat "$J/nums.out")" "$(printf '%s\n' '7 1 integer' '7 2 integer' '8 1 integer')" \
+  "key_by(): integers are keys, 7.0 counts as 7"
+is "$(grep -c 'key_by(): the event is a table, not a string or an integer' "$J/dead.ndjson")" 1 \
+  "key_by(): a table event is a dead letter that says why"
+is "$(grep -c '"error":"key_by: the key must be a string or an integer, got a fraction","event":7.5,"operator":"count_any","position":14,"source":"nums"' "$J/dead.ndjson")" 1 \
+  "key_by(): a fraction is a dead letter that says why"
+# halves: 7/2 7.0/2 7.5/2 fail; 8/2 = 4.0 is the key 4
+is "$(cat "$J/halves.out")" "4 1 integer" "key_by function: an integral float result is an integer key"
+is "$(grep '"source":"halves"' "$J/dead.ndjson" | grep -c '"error":"key_by: the key must be a string or an integer, got a fraction"')" 3 \
+  "key_by function: a fraction result is a dead letter (7/2, 7.0/2, 7.5/2), not a truncated key"
+
+# key_by(nil) is most likely a typo: a job error, not the event as key
+mkjob keynil <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "keynil" }
+job:source("words", eddy.source.file{ path = "words.txt", format = "lines" })
+  :key_by(undefined_field_name)
+  :process(OPS .. "/count.lua")
+  :sink(eddy.sink.stdout{})
+return job
+EOF
+(cd "$J" && "$EDDY" check job.lua) >"$J/stdout" 2>"$J/stderr"
+is "$?" 2 "key_by(nil): eddy check exits 2"
+contains "$(cat "$J/stderr")" "job.lua:4: key_by expects a field name or a function (or no argument: the event is its own key), got nil" \
+  "key_by(nil): the error names file:line and the forms key_by takes"
+
 # ---- ctx:now() and ctx:timestamp() without event time ------------------------
 
 mkjob now <<'EOF'
