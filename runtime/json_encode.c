@@ -408,8 +408,16 @@ static int flat_write(enc *e, flat *f, int n) {
     return put(e, "}", 1);
 }
 
-/* [-0, +0, m] */
+/* A flat table holds no table, so it cannot be on the path: it is written
+ * before the cycle check and is not put on the path. A table that is not
+ * flat has its length taken only then: a table with only string keys has
+ * length 0. [-0, +0, m] */
 static int enc_table(enc *e, int t) {
+    flat f[FLAT_MAX];
+    int nf;
+    if (e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8) &&
+        (nf = flat_read(e->L, t, f)) > 0)
+        return flat_write(e, f, nf);
     const void *self = lua_topointer(e->L, t);
     for (int i = 0; i < e->depth; i++)
         if (e->path[i] == self) return efail(e, "cannot encode a cycle");
@@ -418,13 +426,8 @@ static int enc_table(enc *e, int t) {
     if (!lua_checkstack(e->L, 8)) return efail(e, "out of Lua stack");
     e->path[e->depth++] = self;
     lua_Unsigned n = lua_rawlen(e->L, t);
-    flat f[FLAT_MAX];
-    int nf = n == 0 ? flat_read(e->L, t, f) : 0, rc;
-    if (nf > 0)
-        rc = flat_write(e, f, nf);
-    else
-        rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n)
-                                           : enc_object(e, t);
+    int rc =
+        n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n) : enc_object(e, t);
     e->depth--;
     return rc;
 }

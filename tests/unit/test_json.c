@@ -474,6 +474,35 @@ static void test_encode_errors(void) {
     lua_settop(L, 0);
 }
 
+/* The fast path for flat objects (string keys, scalar values) is tried
+ * before the length, cycle and path bookkeeping of other tables. */
+static void test_flat_tables(void) {
+    TAP_STREQ(enc_lua("(function() local t = {1, 2, 3, x = 1} "
+                      "t[1], t[2], t[3] = nil, nil, nil return t end)()"),
+              "{\"x\":1}", "emptied array part plus a string key");
+    TAP_STREQ(enc_lua("{nil, nil, x = true}"), "{\"x\":true}",
+              "nil array slots plus a string key");
+    TAP_STREQ(enc_lua("(function() local t = {a = 1} "
+                      "return {t, t, {x = t}} end)()"),
+              "[{\"a\":1},{\"a\":1},{\"x\":{\"a\":1}}]",
+              "a shared flat table is not a cycle");
+    enc_err("(function() local t = {a = 1}; t.b = {c = t}; return t end)()",
+            "cannot encode a cycle");
+    const char *mk = "(function(n) local t = {k = 1} for i = 1, n do "
+                     "t = {t = t} end return t end)";
+    char code[256];
+    snprintf(code, sizeof code, "%s(127)", mk);
+    const char *ok = enc_lua(code);
+    TAP_OK(ok && strlen(ok) == 127 * 6 + 7, "128 nested objects encode");
+    snprintf(code, sizeof code, "%s(128)", mk);
+    enc_err(code, "nesting deeper than 128");
+    snprintf(code, sizeof code,
+             "(function() local t = %s(127) local u = t for i = 1, 127 do "
+             "u = u.t end u.k = t return t end)()",
+             mk);
+    enc_err(code, "cannot encode a cycle");
+}
+
 /* ---- randomized round trip ------------------------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -619,6 +648,7 @@ int main(void) {
     test_decode_errors();
     test_decode_limits();
     test_encode_errors();
+    test_flat_tables();
     test_random();
     TAP_OK(lua_gettop(L) == 0, "stack empty at the end");
     eddy_buf_free(&B);
