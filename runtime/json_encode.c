@@ -376,22 +376,17 @@ static int flat_read(lua_State *L, int t, flat *f) {
 }
 
 /* Bytewise, a prefix first (as kcmp). */
-static int flat_cmp(const flat *a, const flat *b) {
+static inline int flat_cmp(const flat *a, const flat *b) {
     size_t n = a->klen < b->klen ? a->klen : b->klen;
-    int c = memcmp(a->k, b->k, n);
+    int c = n && a->k[0] != b->k[0]
+                ? (unsigned char)a->k[0] - (unsigned char)b->k[0]
+                : memcmp(a->k, b->k, n);
     return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
 }
 
-/* Writes f[0..n) sorted by key. Keys are distinct strings: no duplicate
- * can arise. [-0, +0, -] */
-static int flat_write(enc *e, flat *f, int n) {
+/* Writes f[0..n) piece by piece, escaping as needed. [-0, +0, -] */
+static int flat_write_slow(enc *e, const flat *f, int n) {
     char num[32];
-    for (int i = 1; i < n; i++) {
-        flat t = f[i];
-        int j = i;
-        for (; j > 0 && flat_cmp(&f[j - 1], &t) > 0; j--) f[j] = f[j - 1];
-        f[j] = t;
-    }
     if (put(e, "{", 1)) return -1;
     for (int i = 0; i < n; i++) {
         const flat *m = &f[i];
@@ -406,6 +401,115 @@ static int flat_write(enc *e, flat *f, int n) {
         if (rc) return -1;
     }
     return put(e, "}", 1);
+}
+
+#define ONES 0x0101010101010101u
+
+/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20): the
+ * zero-byte test (w - ONES) & ~w & high bits, on w ^ '"', w ^ '\\', and
+ * shifted to test bytes below 0x20. Exact, as only true hits borrow. */
+static inline uint64_t esc8(uint64_t w) {
+    uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
+    return (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
+            ((bs - ONES) & ~bs)) &
+           (ONES * 0x80);
+}
+
+static inline uint64_t ld8(const char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static inline uint32_t ld4(const char *s) {
+    uint32_t w;
+    memcpy(&w, s, 4);
+    return w;
+}
+
+/* Copies s[0..len) to o if no byte of it needs escaping; returns 0, else
+ * -1. Reads and writes whole words, overlapping at the end: never a byte
+ * outside s[0..len) or o[0..len). */
+static inline int copy_plain(char *o, const char *s, size_t len) {
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8) {
+            uint64_t w = ld8(s + i);
+            if (esc8(w)) return -1;
+            memcpy(o + i, &w, 8);
+        }
+        uint64_t w = ld8(s + len - 8);
+        return esc8(w) ? -1 : (memcpy(o + len - 8, &w, 8), 0);
+    }
+    if (len >= 4) {
+        uint32_t a = ld4(s), z = ld4(s + len - 4);
+        if (esc8(a | (uint64_t)z << 32)) return -1;
+        return memcpy(o, &a, 4), memcpy(o + len - 4, &z, 4), 0;
+    }
+    if (len == 0) return 0;
+    unsigned char a = (unsigned char)s[0], m = (unsigned char)s[len / 2],
+                  z = (unsigned char)s[len - 1]; /* some may be one byte */
+    if (esc8(a | m << 8 | (uint64_t)z << 16 | ONES * 'a' << 24)) return -1;
+    return o[0] = (char)a, o[len / 2] = (char)m, o[len - 1] = (char)z, 0;
+}
+
+/* Writes s[0..len) quoted at o if no byte of it needs escaping: returns
+ * the end, or NULL. o has room for len + 2. */
+static inline char *put_plain(char *o, const char *s, size_t len) {
+    *o = '"';
+    if (copy_plain(o + 1, s, len)) return NULL;
+    o[len + 1] = '"';
+    return o + len + 2;
+}
+
+/* Writes member m's value at o (room for its string + 2, or 32); returns
+ * the end, or NULL if its string needs escaping. */
+static inline char *put_flat_value(char *o, const flat *m) {
+    switch (m->tag) {
+    case F_STR:
+        return put_plain(o, m->v.s, m->slen);
+    case F_INT:
+        return o + fmt_int(o, m->v.i);
+    case F_FLT:
+        return o + fmt_float(o, m->v.x);
+    case F_TRUE:
+        return memcpy(o, "true", 4), o + 4;
+    default:
+        return memcpy(o, "false", 5), o + 5;
+    }
+}
+
+#define FLAT_ROOM                                                              \
+    36 /* a member's room besides its strings: 4 quotes, ':'                   \
+          and ',' or '{', and fmt_float's 32 or more */
+
+/* Writes f[0..n) sorted by key. Keys are distinct strings: no duplicate
+ * can arise. The room for the whole object is made once; if a string needs
+ * escaping, what was written is dropped and flat_write_slow writes it all.
+ * [-0, +0, -] */
+static int flat_write(enc *e, flat *f, int n) {
+    size_t need = 1; /* '}' */
+    for (int i = 1; i < n; i++) {
+        flat t = f[i];
+        int j = i;
+        for (; j > 0 && flat_cmp(&f[j - 1], &t) > 0; j--) f[j] = f[j - 1];
+        f[j] = t;
+    }
+    for (int i = 0; i < n; i++)
+        need += FLAT_ROOM + f[i].klen + (f[i].tag == F_STR ? f[i].slen : 0);
+    eddy_buf *b = e->b;
+    if (b->cap - b->len < need && eddy_buf_reserve(b, need))
+        return efail(e, "out of memory");
+    char *o = b->data + b->len;
+    for (int i = 0; i < n && o; i++) {
+        *o++ = i > 0 ? ',' : '{';
+        o = put_plain(o, f[i].k, f[i].klen);
+        if (o) *o++ = ':', o = put_flat_value(o, &f[i]);
+    }
+    if (!o) return flat_write_slow(e, f, n);
+    *o++ = '}';
+    b->len = (size_t)(o - b->data);
+    return 0;
 }
 
 /* A flat table holds no table, so it cannot be on the path: it is written

@@ -477,6 +477,8 @@ static void test_encode_errors(void) {
 /* The fast path for flat objects (string keys, scalar values) is tried
  * before the length, cycle and path bookkeeping of other tables. */
 static void test_flat_tables(void) {
+    lua_pushlightuserdata(L, NULL);
+    lua_setglobal(L, "null");
     TAP_STREQ(enc_lua("(function() local t = {1, 2, 3, x = 1} "
                       "t[1], t[2], t[3] = nil, nil, nil return t end)()"),
               "{\"x\":1}", "emptied array part plus a string key");
@@ -488,6 +490,112 @@ static void test_flat_tables(void) {
               "a shared flat table is not a cycle");
     enc_err("(function() local t = {a = 1}; t.b = {c = t}; return t end)()",
             "cannot encode a cycle");
+}
+
+/* Strings of every length up to 40 (the copy goes by words), with a byte to
+ * escape at each position, as keys and as values of flat objects. */
+static void test_flat_strings(void) {
+    int bad = 0;
+    for (int len = 0; len <= 40; len++) {
+        for (int at = -1; at < len; at++) {
+            char s[48], want[256];
+            for (int i = 0; i < len; i++) s[i] = (char)('a' + i % 26);
+            if (at >= 0) s[at] = "\"\\\n\x01\x1f"[at % 5];
+            lua_createtable(L, 0, 2);
+            lua_pushlstring(L, s, (size_t)len);
+            lua_pushlstring(L, s, (size_t)len);
+            lua_rawset(L, -3); /* t[s] = s */
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "~");
+            eddy_buf_reset(&B);
+            int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
+            lua_pop(L, 1);
+            char got[256];
+            snprintf(got, sizeof got, "%.*s", (int)B.len, B.data);
+            eddy_buf_reset(&B);
+            lua_pushlstring(L, s, (size_t)len);
+            eddy_json_encode(L, -1, &B, err, sizeof err); /* general path */
+            lua_pop(L, 1);
+            snprintf(want, sizeof want, "{%.*s:%.*s,\"~\":true}", (int)B.len,
+                     B.data, (int)B.len, B.data);
+            bad += rc != 0 || strcmp(got, want) != 0;
+        }
+    }
+    TAP_OK(bad == 0,
+           "flat keys and values of 0..40 bytes, escaped at each "
+           "position (%d bad)",
+           bad);
+}
+
+static void test_flat_members(void) {
+    TAP_STREQ(enc_lua("{['a\"'] = 1, ['a\\\\'] = 2, a = '\\0', ['a\\n'] = "
+                      "'\\t', ['a\\x7f'] = '\\x1f', ['a\\xc3\\xa9'] = 'x'}"),
+              "{\"a\":\"\\u0000\",\"a\\n\":\"\\t\",\"a\\\"\":1,"
+              "\"a\\\\\":2,\"a\x7f\":\"\\u001f\",\"a\xc3\xa9\":\"x\"}",
+              "keys that need escaping, sorted by their raw bytes");
+    TAP_STREQ(enc_lua("{abcdefgh = 1, abcdefg = 2, abcdefghi = 3, "
+                      "abcdefgH = 4, abcdefgha = 5, [''] = 6, b = 7}"),
+              "{\"\":6,\"abcdefg\":2,\"abcdefgH\":4,\"abcdefgh\":1,"
+              "\"abcdefgha\":5,\"abcdefghi\":3,\"b\":7}",
+              "keys sharing prefixes sort bytewise, the shorter first");
+    TAP_STREQ(enc_lua("{a = math.maxinteger, b = math.mininteger, c = 0, "
+                      "d = -1, e = 9, f = 10, g = 99, h = 100}"),
+              "{\"a\":9223372036854775807,\"b\":-9223372036854775808,"
+              "\"c\":0,\"d\":-1,\"e\":9,\"f\":10,\"g\":99,\"h\":100}",
+              "integers at the limits in a flat object");
+    TAP_STREQ(enc_lua("{a = 3.0, b = -0.0, c = 0.1, d = 1e300, e = 2^63, "
+                      "f = -1.7976931348623157e308, g = true, h = false}"),
+              "{\"a\":3.0,\"b\":-0.0,\"c\":0.1,\"d\":1e+300,"
+              "\"e\":9.223372036854776e+18,"
+              "\"f\":-1.7976931348623157e+308,\"g\":true,\"h\":false}",
+              "floats and booleans in a flat object");
+    TAP_STREQ(enc_lua("{i = 9, h = 8, g = 7, f = 6, e = 5, d = 4, c = 3, "
+                      "b = 2, a = 1}"),
+              "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+              "\"h\":8,\"i\":9}",
+              "9 members: the general path, same order");
+    TAP_STREQ(enc_lua("{b = 'x', a = 'y', [1.5] = true}"),
+              "{\"1.5\":true,\"a\":\"y\",\"b\":\"x\"}",
+              "a non-string key: the general path");
+    TAP_STREQ(enc_lua("{b = 'x', a = {}, c = null}"),
+              "{\"a\":{},\"b\":\"x\",\"c\":null}",
+              "a table or null value: the general path");
+    enc_err("{a = 1, b = 0/0}", "cannot encode NaN/inf");
+    enc_err("{a = 'x', b = print}", "cannot encode a function");
+}
+
+/* The room for an object is made once: from an empty buffer, and when the
+ * buffer is nearly full (run under ASan by make check). */
+static void test_flat_buffer(void) {
+    eddy_buf_free(&B);
+    TAP_STREQ(enc_lua("{word = 'abc', count = 17}"),
+              "{\"count\":17,\"word\":\"abc\"}", "into an empty buffer");
+    static const char *vals[] = {"'xyzxyzxyz'", "-1.7976931348623157e308",
+                                 "math.mininteger", "false"};
+    int bad = 0;
+    for (size_t room = 0; room < 48; room++) {
+        for (int v = 0; v < 4; v++) {
+            char code[128], want[128];
+            snprintf(code, sizeof code, "return {k = %s}", vals[v]);
+            (void)luaL_dostring(L, code);
+            eddy_buf_reset(&B);
+            eddy_json_encode(L, -1, &B, err, sizeof err);
+            snprintf(want, sizeof want, "%.*s", (int)B.len, B.data);
+            eddy_buf_free(&B);
+            do eddy_buf_addc(&B, 'y');
+            while (B.cap - B.len != room);
+            size_t mark = B.len;
+            int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
+            lua_pop(L, 1);
+            bad += rc != 0 || B.len - mark != strlen(want) ||
+                   memcmp(B.data + mark, want, B.len - mark) != 0 ||
+                   B.data[mark - 1] != 'y';
+        }
+    }
+    TAP_OK(bad == 0, "appended with 0..47 bytes of room left (%d bad)", bad);
+}
+
+static void test_flat_depth(void) {
     const char *mk = "(function(n) local t = {k = 1} for i = 1, n do "
                      "t = {t = t} end return t end)";
     char code[256];
@@ -649,6 +757,10 @@ int main(void) {
     test_decode_limits();
     test_encode_errors();
     test_flat_tables();
+    test_flat_strings();
+    test_flat_members();
+    test_flat_buffer();
+    test_flat_depth();
     test_random();
     TAP_OK(lua_gettop(L) == 0, "stack empty at the end");
     eddy_buf_free(&B);
