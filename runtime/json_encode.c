@@ -72,16 +72,17 @@ static const char digit_pairs[] =
     "3536373839404142434445464748495051525354555657585960616263646566676869"
     "707172737475767778798081828384858687888990919293949596979899";
 
-/* Writes u in decimal to out (at least 20 bytes); returns the length. */
+/* Writes u in decimal to out (at least 20 bytes, which it may all write);
+ * returns the length. */
 static size_t fmt_uint(char *out, uint64_t u) {
-    char tmp[20], *p = tmp + sizeof tmp;
+    char tmp[40] = {0}, *end = tmp + 20, *p = end;
     for (; u >= 100; u /= 100) memcpy(p -= 2, digit_pairs + 2 * (u % 100), 2);
     if (u >= 10)
         memcpy(p -= 2, digit_pairs + 2 * u, 2);
     else
         *--p = (char)('0' + u);
-    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
-    return (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, 20); /* a constant size: no call */
+    return (size_t)(end - p);
 }
 
 /* Writes v in decimal to out (at least 21 bytes); returns the length. */

@@ -124,6 +124,37 @@ static void test_integers(void) {
     roundtrip("[1700000000123,-9223372036854775808]", NULL);
 }
 
+/* Integers of every length, both signs, as values (flat) and as keys. */
+static void test_integer_lengths(void) {
+    int bad = 0;
+    uint64_t p = 1;
+    for (int k = 0; k <= 19; k++, p *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            lua_Integer v = (lua_Integer)(p + (uint64_t)d);
+            for (int sign = 0; sign < 2; sign++, v = -v) {
+                char want[64];
+                snprintf(want, sizeof want, "{\"x\":%lld}", (long long)v);
+                lua_createtable(L, 0, 1);
+                lua_pushinteger(L, v);
+                lua_setfield(L, -2, "x");
+                const char *got = enc();
+                bad += got == NULL || strcmp(got, want) != 0;
+                snprintf(want, sizeof want, "{\"%lld\":%lld,\"x\":true}",
+                         (long long)v, (long long)v);
+                lua_createtable(L, 0, 2);
+                lua_pushinteger(L, v);
+                lua_pushinteger(L, v);
+                lua_rawset(L, -3);
+                lua_pushboolean(L, 1);
+                lua_setfield(L, -2, "x");
+                got = enc();
+                bad += got == NULL || strcmp(got, want) != 0;
+            }
+        }
+    }
+    TAP_OK(bad == 0, "integers of 1..19 digits, and wrapped (%d bad)", bad);
+}
+
 static void test_floats(void) {
     static const char *texts[] = {"1.5",
                                   "1e3",
@@ -745,6 +776,7 @@ int main(void) {
     luaL_openlibs(L);
     eddy_buf_init(&B);
     test_integers();
+    test_integer_lengths();
     test_floats();
     test_float_roundtrip();
     test_strings();
