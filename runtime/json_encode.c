@@ -322,7 +322,7 @@ enum { F_STR, F_INT, F_FLT, F_TRUE, F_FALSE };
 
 typedef struct flat { /* a member of a flat object, read in place */
     const char *k;
-    size_t klen, slen;
+    size_t klen, slen; /* slen: 0 unless a string */
     int tag;
     union {
         const char *s;
@@ -334,6 +334,7 @@ typedef struct flat { /* a member of a flat object, read in place */
 /* Reads the scalar value at the top into m; 0, or -1 if it is not one the
  * fast path writes (tables, NaN, null...). [-0, +0, -] */
 static int flat_value(lua_State *L, flat *m) {
+    m->slen = 0;
     switch (lua_type(L, -1)) {
     case LUA_TSTRING:
         m->tag = F_STR;
@@ -357,10 +358,11 @@ static int flat_value(lua_State *L, flat *m) {
 }
 
 /* Reads t's members into f[0..FLAT_MAX) if t has 1..FLAT_MAX string keys
- * and scalar values: returns their number, else 0 (general path). Nothing
- * is staged: the pointers stay valid as t holds the strings and no Lua code
- * runs before they are written. [-0, +0, -] */
-static int flat_read(lua_State *L, int t, flat *f) {
+ * and scalar values: returns their number, else 0 (general path), and adds
+ * the length of their strings to *text. Nothing is staged: the pointers
+ * stay valid as t holds the strings and no Lua code runs before they are
+ * written. [-0, +0, -] */
+static int flat_read(lua_State *L, int t, flat *f, size_t *text) {
     int n = 0;
     lua_pushnil(L);          /* stack: ... key */
     while (lua_next(L, t)) { /* stack: ... key value */
@@ -370,6 +372,7 @@ static int flat_read(lua_State *L, int t, flat *f) {
             return 0;
         }
         f[n].k = lua_tolstring(L, -2, &f[n].klen);
+        *text += f[n].klen + f[n].slen;
         n++;
         lua_pop(L, 1);
     }
@@ -385,12 +388,12 @@ static inline int flat_cmp(const flat *a, const flat *b) {
     return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
 }
 
-/* Writes f[0..n) piece by piece, escaping as needed. [-0, +0, -] */
-static int flat_write_slow(enc *e, const flat *f, int n) {
+/* Writes *p[0..n) piece by piece, escaping as needed. [-0, +0, -] */
+static int flat_write_slow(enc *e, const flat *const *p, int n) {
     char num[32];
     if (put(e, "{", 1)) return -1;
     for (int i = 0; i < n; i++) {
-        const flat *m = &f[i];
+        const flat *m = p[i];
         if ((i > 0 && put(e, ",", 1)) || enc_string(e, m->k, m->klen) ||
             put(e, ":", 1))
             return -1;
@@ -480,34 +483,33 @@ static inline char *put_flat_value(char *o, const flat *m) {
     }
 }
 
-#define FLAT_ROOM                                                              \
-    36 /* a member's room besides its strings: 4 quotes, ':'                   \
-          and ',' or '{', and fmt_float's 32 or more */
+/* A member's room besides its strings: 4 quotes, ':', ',' or '{', and 32
+ * for a value that is not a string (fmt_float's). */
+#define FLAT_ROOM 36
 
-/* Writes f[0..n) sorted by key. Keys are distinct strings: no duplicate
- * can arise. The room for the whole object is made once; if a string needs
- * escaping, what was written is dropped and flat_write_slow writes it all.
- * [-0, +0, -] */
-static int flat_write(enc *e, flat *f, int n) {
-    size_t need = 1; /* '}' */
-    for (int i = 1; i < n; i++) {
-        flat t = f[i];
+/* Writes f[0..n), whose strings are text bytes long, sorted by key. Keys
+ * are distinct strings: no duplicate can arise. The room for the whole
+ * object is made once; if a string needs escaping, what was written is
+ * dropped and flat_write_slow writes it all. [-0, +0, -] */
+static int flat_write(enc *e, const flat *f, int n, size_t text) {
+    const flat *p[FLAT_MAX];
+    p[0] = &f[0];
+    for (int i = 1; i < n; i++) { /* insertion sort, of pointers */
         int j = i;
-        for (; j > 0 && flat_cmp(&f[j - 1], &t) > 0; j--) f[j] = f[j - 1];
-        f[j] = t;
+        for (; j > 0 && flat_cmp(p[j - 1], &f[i]) > 0; j--) p[j] = p[j - 1];
+        p[j] = &f[i];
     }
-    for (int i = 0; i < n; i++)
-        need += FLAT_ROOM + f[i].klen + (f[i].tag == F_STR ? f[i].slen : 0);
+    size_t need = text + (size_t)n * FLAT_ROOM + 1; /* '}' */
     eddy_buf *b = e->b;
     if (b->cap - b->len < need && eddy_buf_reserve(b, need))
         return efail(e, "out of memory");
     char *o = b->data + b->len;
     for (int i = 0; i < n && o; i++) {
         *o++ = i > 0 ? ',' : '{';
-        o = put_plain(o, f[i].k, f[i].klen);
-        if (o) *o++ = ':', o = put_flat_value(o, &f[i]);
+        o = put_plain(o, p[i]->k, p[i]->klen);
+        if (o) *o++ = ':', o = put_flat_value(o, p[i]);
     }
-    if (!o) return flat_write_slow(e, f, n);
+    if (!o) return flat_write_slow(e, p, n);
     *o++ = '}';
     b->len = (size_t)(o - b->data);
     return 0;
@@ -519,10 +521,11 @@ static int flat_write(enc *e, flat *f, int n) {
  * length 0. [-0, +0, m] */
 static int enc_table(enc *e, int t) {
     flat f[FLAT_MAX];
+    size_t text = 0;
     int nf;
     if (e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8) &&
-        (nf = flat_read(e->L, t, f)) > 0)
-        return flat_write(e, f, nf);
+        (nf = flat_read(e->L, t, f, &text)) > 0)
+        return flat_write(e, f, nf, text);
     const void *self = lua_topointer(e->L, t);
     for (int i = 0; i < e->depth; i++)
         if (e->path[i] == self) return efail(e, "cannot encode a cycle");
