@@ -3,8 +3,10 @@
  * The encoder walks a Lua value and appends its text to an eddy_buf.
  * Objects are written with their keys sorted bytewise. The common event
  * shape, a small table of string keys with scalar values, takes a fast
- * path that reads the members into a C array and sorts them there; any
- * other table is staged on the Lua stack (see enc_object).
+ * path that reads the members into a C array, sorts them there and writes
+ * them into room made once for the whole object; any other table is staged
+ * on the Lua stack (see enc_object). Strings are checked for bytes to
+ * escape and copied a word at a time.
  *
  * Invariant: on failure the Lua stack is back at its height on entry and
  * -1 is returned with "message" in err; the only Lua errors raised are
@@ -135,15 +137,112 @@ static size_t fmt_float(char *out, double x) {
     return (size_t)n;
 }
 
-static int enc_string(enc *e, const char *s, size_t len) {
+#define ONES 0x0101010101010101u
+
+/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20): the
+ * zero-byte test (w - ONES) & ~w & high bits, on w ^ '"', w ^ '\\', and
+ * shifted to test bytes below 0x20. Exact, as only true hits borrow. */
+static inline uint64_t esc8(uint64_t w) {
+    uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
+    return (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
+            ((bs - ONES) & ~bs)) &
+           (ONES * 0x80);
+}
+
+static inline uint64_t ld8(const char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static inline uint32_t ld4(const char *s) {
+    uint32_t w;
+    memcpy(&w, s, 4);
+    return w;
+}
+
+/* Copies s[0..len) to o if no byte of it needs escaping; returns 0, else
+ * -1. Reads and writes whole words, overlapping at the end: never a byte
+ * outside s[0..len) or o[0..len). */
+__attribute__((always_inline)) static inline int
+copy_plain(char *o, const char *s, size_t len) {
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8) {
+            uint64_t w = ld8(s + i);
+            if (esc8(w)) return -1;
+            memcpy(o + i, &w, 8);
+        }
+        uint64_t w = ld8(s + len - 8);
+        return esc8(w) ? -1 : (memcpy(o + len - 8, &w, 8), 0);
+    }
+    if (len >= 4) {
+        uint32_t a = ld4(s), z = ld4(s + len - 4);
+        if (esc8(a | (uint64_t)z << 32)) return -1;
+        return memcpy(o, &a, 4), memcpy(o + len - 4, &z, 4), 0;
+    }
+    if (len == 0) return 0;
+    unsigned char a = (unsigned char)s[0], m = (unsigned char)s[len / 2],
+                  z = (unsigned char)s[len - 1]; /* some may be one byte */
+    if (esc8(a | m << 8 | (uint64_t)z << 16 | ONES * 'a' << 24)) return -1;
+    return o[0] = (char)a, o[len / 2] = (char)m, o[len - 1] = (char)z, 0;
+}
+
+/* Writes the escape of c, a byte scan_plain stops at, at o (room for 6);
+ * returns the end. */
+static inline char *put_esc(char *o, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
     static const char short_esc[32] = {
         ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
+    *o++ = '\\';
+    if (c == '"' || c == '\\')
+        *o++ = (char)c;
+    else if (short_esc[c])
+        *o++ = short_esc[c];
+    else
+        memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
+    return o;
+}
+
+/* Writes s[0..end) escaped at o (room for 6 times as much); returns the
+ * end. */
+__attribute__((noinline)) static char *put_escaped(char *o, const char *s,
+                                                   const char *end) {
+    for (;;) {
+        const char *run = s;
+        s = scan_plain(s, end);
+        memcpy(o, run, (size_t)(s - run));
+        o += s - run;
+        if (s == end) return o;
+        o = put_esc(o, (unsigned char)*s++);
+    }
+}
+
+/* Writes s[0..len) quoted and escaped at o, which has room for 6 * len + 2;
+ * returns the end. */
+__attribute__((always_inline)) static inline char *
+put_str(char *o, const char *s, size_t len) {
+    *o++ = '"';
+    if (copy_plain(o, s, len) == 0)
+        o += len;
+    else
+        o = put_escaped(o, s, s + len);
+    *o++ = '"';
+    return o;
+}
+
+/* Appends s[0..len) quoted and escaped, making room as it goes. */
+static int enc_string(enc *e, const char *s, size_t len) {
     eddy_buf *b = e->b;
     const char *end = s + len;
     if (eddy_buf_reserve(b, len + 2)) return efail(e, "out of memory");
     char *o = b->data + b->len;
     *o++ = '"';
+    if (copy_plain(o, s, len) == 0) {
+        o[len] = '"';
+        b->len += len + 2;
+        return 0;
+    }
     for (;;) {
         const char *run = s;
         s = scan_plain(s, end);
@@ -153,15 +252,7 @@ static int enc_string(enc *e, const char *s, size_t len) {
         b->len = (size_t)(o - b->data); /* room for 6 + the rest */
         if (eddy_buf_reserve(b, 6 + (size_t)(end - s)))
             return efail(e, "out of memory");
-        o = b->data + b->len;
-        unsigned char c = (unsigned char)*s++;
-        *o++ = '\\';
-        if (c == '"' || c == '\\')
-            *o++ = (char)c;
-        else if (short_esc[c])
-            *o++ = short_esc[c];
-        else
-            memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
+        o = put_esc(b->data + b->len, (unsigned char)*s++);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
@@ -388,7 +479,7 @@ static inline int flat_cmp(const flat *a, const flat *b) {
     return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
 }
 
-/* Writes *p[0..n) piece by piece, escaping as needed. [-0, +0, -] */
+/* Writes *p[0..n) piece by piece, making room as it goes. [-0, +0, -] */
 static int flat_write_slow(enc *e, const flat *const *p, int n) {
     char num[32];
     if (put(e, "{", 1)) return -1;
@@ -407,71 +498,12 @@ static int flat_write_slow(enc *e, const flat *const *p, int n) {
     return put(e, "}", 1);
 }
 
-#define ONES 0x0101010101010101u
-
-/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20): the
- * zero-byte test (w - ONES) & ~w & high bits, on w ^ '"', w ^ '\\', and
- * shifted to test bytes below 0x20. Exact, as only true hits borrow. */
-static inline uint64_t esc8(uint64_t w) {
-    uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
-    return (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
-            ((bs - ONES) & ~bs)) &
-           (ONES * 0x80);
-}
-
-static inline uint64_t ld8(const char *s) {
-    uint64_t w;
-    memcpy(&w, s, 8);
-    return w;
-}
-
-static inline uint32_t ld4(const char *s) {
-    uint32_t w;
-    memcpy(&w, s, 4);
-    return w;
-}
-
-/* Copies s[0..len) to o if no byte of it needs escaping; returns 0, else
- * -1. Reads and writes whole words, overlapping at the end: never a byte
- * outside s[0..len) or o[0..len). */
-static inline int copy_plain(char *o, const char *s, size_t len) {
-    if (len >= 8) {
-        size_t i = 0;
-        for (; i + 8 < len; i += 8) {
-            uint64_t w = ld8(s + i);
-            if (esc8(w)) return -1;
-            memcpy(o + i, &w, 8);
-        }
-        uint64_t w = ld8(s + len - 8);
-        return esc8(w) ? -1 : (memcpy(o + len - 8, &w, 8), 0);
-    }
-    if (len >= 4) {
-        uint32_t a = ld4(s), z = ld4(s + len - 4);
-        if (esc8(a | (uint64_t)z << 32)) return -1;
-        return memcpy(o, &a, 4), memcpy(o + len - 4, &z, 4), 0;
-    }
-    if (len == 0) return 0;
-    unsigned char a = (unsigned char)s[0], m = (unsigned char)s[len / 2],
-                  z = (unsigned char)s[len - 1]; /* some may be one byte */
-    if (esc8(a | m << 8 | (uint64_t)z << 16 | ONES * 'a' << 24)) return -1;
-    return o[0] = (char)a, o[len / 2] = (char)m, o[len - 1] = (char)z, 0;
-}
-
-/* Writes s[0..len) quoted at o if no byte of it needs escaping: returns
- * the end, or NULL. o has room for len + 2. */
-static inline char *put_plain(char *o, const char *s, size_t len) {
-    *o = '"';
-    if (copy_plain(o + 1, s, len)) return NULL;
-    o[len + 1] = '"';
-    return o + len + 2;
-}
-
-/* Writes member m's value at o (room for its string + 2, or 32); returns
- * the end, or NULL if its string needs escaping. */
+/* Writes member m's value at o (room for 6 times its string + 2, or 32);
+ * returns the end. */
 static inline char *put_flat_value(char *o, const flat *m) {
     switch (m->tag) {
     case F_STR:
-        return put_plain(o, m->v.s, m->slen);
+        return put_str(o, m->v.s, m->slen);
     case F_INT:
         return o + fmt_int(o, m->v.i);
     case F_FLT:
@@ -483,14 +515,15 @@ static inline char *put_flat_value(char *o, const flat *m) {
     }
 }
 
-/* A member's room besides its strings: 4 quotes, ':', ',' or '{', and 32
- * for a value that is not a string (fmt_float's). */
+/* A member's room besides its escaped strings: 4 quotes, ':', ',' or '{',
+ * and 32 for a value that is not a string (fmt_float's). */
 #define FLAT_ROOM 36
+#define FLAT_TEXT 1024 /* string bytes in an object written in one go */
 
 /* Writes f[0..n), whose strings are text bytes long, sorted by key. Keys
  * are distinct strings: no duplicate can arise. The room for the whole
- * object is made once; if a string needs escaping, what was written is
- * dropped and flat_write_slow writes it all. [-0, +0, -] */
+ * object, escapes included, is made once, unless the strings are long.
+ * [-0, +0, -] */
 static int flat_write(enc *e, const flat *f, int n, size_t text) {
     const flat *p[FLAT_MAX];
     p[0] = &f[0];
@@ -499,17 +532,18 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
         for (; j > 0 && flat_cmp(p[j - 1], &f[i]) > 0; j--) p[j] = p[j - 1];
         p[j] = &f[i];
     }
-    size_t need = text + (size_t)n * FLAT_ROOM + 1; /* '}' */
+    if (text > FLAT_TEXT) return flat_write_slow(e, p, n);
+    size_t need = 6 * text + (size_t)n * FLAT_ROOM + 1; /* '}' */
     eddy_buf *b = e->b;
     if (b->cap - b->len < need && eddy_buf_reserve(b, need))
         return efail(e, "out of memory");
     char *o = b->data + b->len;
-    for (int i = 0; i < n && o; i++) {
+    for (int i = 0; i < n; i++) {
         *o++ = i > 0 ? ',' : '{';
-        o = put_plain(o, p[i]->k, p[i]->klen);
-        if (o) *o++ = ':', o = put_flat_value(o, p[i]);
+        o = put_str(o, p[i]->k, p[i]->klen);
+        *o++ = ':';
+        o = put_flat_value(o, p[i]);
     }
-    if (!o) return flat_write_slow(e, p, n);
     *o++ = '}';
     b->len = (size_t)(o - b->data);
     return 0;
@@ -522,16 +556,15 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
 static int enc_table(enc *e, int t) {
     flat f[FLAT_MAX];
     size_t text = 0;
-    int nf;
-    if (e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8) &&
-        (nf = flat_read(e->L, t, f, &text)) > 0)
+    int nf, room = e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8);
+    if (room && (nf = flat_read(e->L, t, f, &text)) > 0)
         return flat_write(e, f, nf, text);
     const void *self = lua_topointer(e->L, t);
     for (int i = 0; i < e->depth; i++)
         if (e->path[i] == self) return efail(e, "cannot encode a cycle");
     if (e->depth >= EDDY_JSON_MAX_DEPTH)
         return efail(e, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
-    if (!lua_checkstack(e->L, 8)) return efail(e, "out of Lua stack");
+    if (!room) return efail(e, "out of Lua stack");
     e->path[e->depth++] = self;
     lua_Unsigned n = lua_rawlen(e->L, t);
     int rc =

@@ -523,38 +523,92 @@ static void test_flat_tables(void) {
             "cannot encode a cycle");
 }
 
-/* Strings of every length up to 40 (the copy goes by words), with a byte to
- * escape at each position, as keys and as values of flat objects. */
-static void test_flat_strings(void) {
-    int bad = 0;
-    for (int len = 0; len <= 40; len++) {
-        for (int at = -1; at < len; at++) {
-            char s[48], want[256];
-            for (int i = 0; i < len; i++) s[i] = (char)('a' + i % 26);
-            if (at >= 0) s[at] = "\"\\\n\x01\x1f"[at % 5];
-            lua_createtable(L, 0, 2);
-            lua_pushlstring(L, s, (size_t)len);
-            lua_pushlstring(L, s, (size_t)len);
-            lua_rawset(L, -3); /* t[s] = s */
-            lua_pushboolean(L, 1);
-            lua_setfield(L, -2, "~");
-            eddy_buf_reset(&B);
-            int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
-            lua_pop(L, 1);
-            char got[256];
-            snprintf(got, sizeof got, "%.*s", (int)B.len, B.data);
-            eddy_buf_reset(&B);
-            lua_pushlstring(L, s, (size_t)len);
-            eddy_json_encode(L, -1, &B, err, sizeof err); /* general path */
-            lua_pop(L, 1);
-            snprintf(want, sizeof want, "{%.*s:%.*s,\"~\":true}", (int)B.len,
-                     B.data, (int)B.len, B.data);
-            bad += rc != 0 || strcmp(got, want) != 0;
+/* s[0..n) as the encoder should quote it, into out (room for 6n + 3). */
+static char *quote(char *out, const char *s, size_t n) {
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+        case '\\':
+            o += sprintf(o, "\\%c", c);
+            break;
+        case '\b':
+            o += sprintf(o, "\\b");
+            break;
+        case '\f':
+            o += sprintf(o, "\\f");
+            break;
+        case '\n':
+            o += sprintf(o, "\\n");
+            break;
+        case '\r':
+            o += sprintf(o, "\\r");
+            break;
+        case '\t':
+            o += sprintf(o, "\\t");
+            break;
+        default:
+            if (c < 0x20)
+                o += sprintf(o, "\\u%04x", c);
+            else
+                *o++ = (char)c;
         }
     }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+/* A flat object {[s] = s, ["~"] = true} and a 9-member object (the general
+ * path) with s as a key and a value: 0 if both encode as expected. */
+static int check_string(const char *s, size_t len) {
+    char q[400], want[1024];
+    quote(q, s, len);
+    int bad = 0;
+    for (int general = 0; general < 2; general++) {
+        lua_createtable(L, 0, 9);
+        lua_pushlstring(L, s, len);
+        lua_pushlstring(L, s, len);
+        lua_rawset(L, -3); /* t[s] = s */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "~");
+        for (int i = 0; general && i < 7; i++) {
+            lua_pushinteger(L, i);
+            lua_setfield(L, -2, (const char[]){'~', (char)('0' + i), 0});
+        }
+        snprintf(want, sizeof want, "{%s:%s,\"~\":true%s}", q, q,
+                 general ? ",\"~0\":0,\"~1\":1,\"~2\":2,\"~3\":3,\"~4\":4,"
+                           "\"~5\":5,\"~6\":6"
+                         : "");
+        eddy_buf_reset(&B);
+        int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
+        lua_pop(L, 1);
+        bad += rc != 0 || B.len != strlen(want) ||
+               memcmp(B.data, want, B.len) != 0;
+    }
+    return bad;
+}
+
+/* Strings of every length up to 64 (the copy goes by words), with a byte to
+ * escape at each position, or all bytes to escape, as keys and as values of
+ * flat objects and of others. */
+static void test_flat_strings(void) {
+    int bad = 0;
+    for (int len = 0; len <= 64; len++) {
+        char s[64];
+        for (int at = -1; at < len; at++) {
+            for (int i = 0; i < len; i++) s[i] = (char)('a' + i % 26);
+            if (at >= 0) s[at] = "\"\\\n\x01\x1f\x7f"[at % 6];
+            bad += check_string(s, (size_t)len);
+        }
+        for (int i = 0; i < len; i++) s[i] = "\"\\\n\x01\x1f\t\r\b\f"[i % 9];
+        bad += check_string(s, (size_t)len);
+    }
     TAP_OK(bad == 0,
-           "flat keys and values of 0..40 bytes, escaped at each "
-           "position (%d bad)",
+           "keys and values of 0..64 bytes, escaped at each position or "
+           "throughout (%d bad)",
            bad);
 }
 
@@ -595,6 +649,35 @@ static void test_flat_members(void) {
     enc_err("{a = 'x', b = print}", "cannot encode a function");
 }
 
+/* Objects whose strings add up to more than the one-go limit (1024 bytes)
+ * are written piece by piece: same text. */
+static void test_flat_long(void) {
+    int bad = 0;
+    for (size_t len = 660; len <= 720; len += 2) {
+        char *k = malloc(len), *v = malloc(len / 2), *out = malloc(8 * len);
+        for (size_t i = 0; i < len; i++) k[i] = i % 97 ? 'k' : '\n';
+        for (size_t i = 0; i < len / 2; i++) v[i] = i % 5 ? 'v' : '"';
+        lua_createtable(L, 0, 2);
+        lua_pushlstring(L, v, len / 2);
+        lua_setfield(L, -2, "v");
+        lua_pushlstring(L, k, len);
+        lua_pushinteger(L, 7);
+        lua_rawset(L, -3);
+        char *o = out;
+        *o++ = '{';
+        quote(o, k, len);
+        o += strlen(o);
+        o += sprintf(o, ":7,\"v\":");
+        quote(o, v, len / 2);
+        strcat(o, "}");
+        const char *got = enc();
+        bad += got == NULL || strcmp(got, out) != 0;
+        free(k), free(v), free(out);
+    }
+    TAP_OK(bad == 0, "flat objects with 990..1080 bytes of strings (%d bad)",
+           bad);
+}
+
 /* The room for an object is made once: from an empty buffer, and when the
  * buffer is nearly full (run under ASan by make check). */
 static void test_flat_buffer(void) {
@@ -602,11 +685,12 @@ static void test_flat_buffer(void) {
     TAP_STREQ(enc_lua("{word = 'abc', count = 17}"),
               "{\"count\":17,\"word\":\"abc\"}", "into an empty buffer");
     static const char *vals[] = {"'xyzxyzxyz'", "-1.7976931348623157e308",
-                                 "math.mininteger", "false"};
+                                 "math.mininteger", "false",
+                                 "string.rep('\\1', 20)"};
     int bad = 0;
-    for (size_t room = 0; room < 48; room++) {
-        for (int v = 0; v < 4; v++) {
-            char code[128], want[128];
+    for (size_t room = 0; room < 160; room++) {
+        for (int v = 0; v < 5; v++) {
+            char code[128], want[256];
             snprintf(code, sizeof code, "return {k = %s}", vals[v]);
             (void)luaL_dostring(L, code);
             eddy_buf_reset(&B);
@@ -623,7 +707,7 @@ static void test_flat_buffer(void) {
                    B.data[mark - 1] != 'y';
         }
     }
-    TAP_OK(bad == 0, "appended with 0..47 bytes of room left (%d bad)", bad);
+    TAP_OK(bad == 0, "appended with 0..159 bytes of room left (%d bad)", bad);
 }
 
 static void test_flat_depth(void) {
@@ -791,6 +875,7 @@ int main(void) {
     test_flat_tables();
     test_flat_strings();
     test_flat_members();
+    test_flat_long();
     test_flat_buffer();
     test_flat_depth();
     test_random();
