@@ -139,14 +139,14 @@ static size_t fmt_float(char *out, double x) {
 
 #define ONES 0x0101010101010101u
 
-/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20): the
- * zero-byte test (w - ONES) & ~w & high bits, on w ^ '"', w ^ '\\', and
- * shifted to test bytes below 0x20. Exact, as only true hits borrow. */
+/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20). With
+ * x = w ^ 0x02 in each byte, '"' becomes 0x20 and bytes below 0x20 stay
+ * below it: those are exactly the bytes of x below 0x21. Bytes below n are
+ * found by (x - n in each byte) & ~x & high bits, which is nonzero exactly
+ * if one is there (n <= 0x80); a '\\' is a zero byte of w ^ '\\'. */
 static inline uint64_t esc8(uint64_t w) {
-    uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
-    return (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
-            ((bs - ONES) & ~bs)) &
-           (ONES * 0x80);
+    uint64_t x = w ^ (ONES * 0x02), bs = w ^ (ONES * '\\');
+    return (((x - ONES * 0x21) & ~x) | ((bs - ONES) & ~bs)) & (ONES * 0x80);
 }
 
 static inline uint64_t ld8(const char *s) {
