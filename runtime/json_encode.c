@@ -30,14 +30,27 @@
 
 #include "json_impl.h"
 
-#define ARENA 256  /* object keys sorted without a userdata */
-#define FLAT_MAX 8 /* members of an object the fast path takes */
+#define ARENA 256   /* object keys sorted without a userdata */
+#define FLAT_MAX 16 /* members of an object the fast path takes */
 
 typedef struct kent { /* an object member: key text, stack slot of value */
     const char *s;
     size_t len;
     int v;
 } kent;
+
+enum { F_STR, F_INT, F_FLT, F_TRUE, F_FALSE };
+
+typedef struct flat { /* a member of a flat object, read in place */
+    const char *k;
+    size_t klen, slen; /* slen: 0 unless a string */
+    int tag;
+    union {
+        const char *s;
+        lua_Integer i;
+        double x;
+    } v;
+} flat;
 
 typedef struct enc {
     lua_State *L;
@@ -48,6 +61,7 @@ typedef struct enc {
     size_t used;       /* arena entries in use */
     const void **path; /* [EDDY_JSON_MAX_DEPTH]: tables on the path */
     kent *arena;       /* [ARENA]: shared by nested objects */
+    flat *flat;        /* [FLAT_MAX]: the flat object being written */
 } enc;
 
 __attribute__((format(printf, 2, 3))) static int efail(enc *e, const char *fmt,
@@ -409,19 +423,6 @@ static int enc_object(enc *e, int t) {
 
 /* ---- flat objects: the fast path ------------------------------------- */
 
-enum { F_STR, F_INT, F_FLT, F_TRUE, F_FALSE };
-
-typedef struct flat { /* a member of a flat object, read in place */
-    const char *k;
-    size_t klen, slen; /* slen: 0 unless a string */
-    int tag;
-    union {
-        const char *s;
-        lua_Integer i;
-        double x;
-    } v;
-} flat;
-
 /* Reads the scalar value at the top into m; 0, or -1 if it is not one the
  * fast path writes (tables, NaN, null...). [-0, +0, -] */
 static int flat_value(lua_State *L, flat *m) {
@@ -549,16 +550,22 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
     return 0;
 }
 
+/* Writes t if it is flat: returns 0, or -1 on failure, or 1 if t is not
+ * flat. Flat objects hold no table, so one member array serves them all.
+ * [-0, +0, m] */
+static int enc_flat(enc *e, int t) {
+    size_t text = 0;
+    int n = flat_read(e->L, t, e->flat, &text);
+    return n > 0 ? flat_write(e, e->flat, n, text) : 1;
+}
+
 /* A flat table holds no table, so it cannot be on the path: it is written
  * before the cycle check and is not put on the path. A table that is not
  * flat has its length taken only then: a table with only string keys has
  * length 0. [-0, +0, m] */
 static int enc_table(enc *e, int t) {
-    flat f[FLAT_MAX];
-    size_t text = 0;
-    int nf, room = e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8);
-    if (room && (nf = flat_read(e->L, t, f, &text)) > 0)
-        return flat_write(e, f, nf, text);
+    int rc, room = e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8);
+    if (room && (rc = enc_flat(e, t)) <= 0) return rc;
     const void *self = lua_topointer(e->L, t);
     for (int i = 0; i < e->depth; i++)
         if (e->path[i] == self) return efail(e, "cannot encode a cycle");
@@ -567,8 +574,7 @@ static int enc_table(enc *e, int t) {
     if (!room) return efail(e, "out of Lua stack");
     e->path[e->depth++] = self;
     lua_Unsigned n = lua_rawlen(e->L, t);
-    int rc =
-        n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n) : enc_object(e, t);
+    rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n) : enc_object(e, t);
     e->depth--;
     return rc;
 }
@@ -602,7 +608,8 @@ int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
                      size_t errlen) {
     const void *path[EDDY_JSON_MAX_DEPTH]; /* left uninitialised: big */
     kent arena[ARENA];
-    enc e = {L, b, err, errlen, 0, 0, path, arena};
+    flat members[FLAT_MAX];
+    enc e = {L, b, err, errlen, 0, 0, path, arena, members};
     int top = lua_gettop(L);
     if (enc_value(&e, lua_absindex(L, idx)) == 0) return 0;
     lua_settop(L, top);

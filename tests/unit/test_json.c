@@ -561,29 +561,29 @@ static char *quote(char *out, const char *s, size_t n) {
     return out;
 }
 
-/* A flat object {[s] = s, ["~"] = true} and a 9-member object (the general
- * path) with s as a key and a value: 0 if both encode as expected. s sorts
- * after the "~" keys if it starts with a byte >= '~'. */
+/* A flat object {[s] = s, ["~"] = true} and a 17-member object (the
+ * general path: "~0" to "~>" added) with s as a key and a value: 0 if both
+ * encode as expected. s sorts after the "~" keys if it starts with a byte
+ * >= '~' (then "~a..." if at all). */
 static int check_string(const char *s, size_t len) {
-    char q[400], want[1024], rest[128];
+    char q[400], want[1024], rest[256];
     if (len == 1 && s[0] == '~') return 0;
     int last = len > 0 && (unsigned char)s[0] >= '~', bad = 0;
     quote(q, s, len);
     for (int general = 0; general < 2; general++) {
-        lua_createtable(L, 0, 9);
+        lua_createtable(L, 0, 17);
         lua_pushlstring(L, s, len);
         lua_pushlstring(L, s, len);
         lua_rawset(L, -3); /* t[s] = s */
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "~");
-        for (int i = 0; general && i < 7; i++) {
+        int n = snprintf(rest, sizeof rest, "\"~\":true");
+        for (int i = 0; general && i < 15; i++) {
             lua_pushinteger(L, i);
             lua_setfield(L, -2, (const char[]){'~', (char)('0' + i), 0});
+            n += snprintf(rest + n, sizeof rest - (size_t)n, ",\"~%c\":%d",
+                          '0' + i, i);
         }
-        snprintf(rest, sizeof rest, "\"~\":true%s",
-                 general ? ",\"~0\":0,\"~1\":1,\"~2\":2,\"~3\":3,\"~4\":4,"
-                           "\"~5\":5,\"~6\":6"
-                         : "");
         if (last)
             snprintf(want, sizeof want, "{%s,%s:%s}", rest, q, q);
         else
@@ -652,11 +652,20 @@ static void test_flat_members(void) {
               "\"e\":9.223372036854776e+18,"
               "\"f\":-1.7976931348623157e+308,\"g\":true,\"h\":false}",
               "floats and booleans in a flat object");
-    TAP_STREQ(enc_lua("{i = 9, h = 8, g = 7, f = 6, e = 5, d = 4, c = 3, "
-                      "b = 2, a = 1}"),
+    TAP_STREQ(enc_lua("{p = 16, o = 15, n = 14, m = 13, l = 12, k = 11, "
+                      "j = 10, i = 9, h = 8, g = 7, f = 6, e = 5, d = 4, "
+                      "c = 3, b = 2, a = 1}"),
               "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
-              "\"h\":8,\"i\":9}",
-              "9 members: the general path, same order");
+              "\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,"
+              "\"n\":14,\"o\":15,\"p\":16}",
+              "16 members: the fast path, sorted");
+    TAP_STREQ(enc_lua("{q = 17, p = 16, o = 15, n = 14, m = 13, l = 12, "
+                      "k = 11, j = 10, i = 9, h = 8, g = 7, f = 6, e = 5, "
+                      "d = 4, c = 3, b = 2, a = 1}"),
+              "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+              "\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,"
+              "\"n\":14,\"o\":15,\"p\":16,\"q\":17}",
+              "17 members: the general path, same order");
     TAP_STREQ(enc_lua("{b = 'x', a = 'y', [1.5] = true}"),
               "{\"1.5\":true,\"a\":\"y\",\"b\":\"x\"}",
               "a non-string key: the general path");
