@@ -480,6 +480,22 @@ static inline int flat_cmp(const flat *a, const flat *b) {
     return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
 }
 
+/* Sets p[0..n) to point to f[0..n) sorted by key: an insertion sort, but
+ * for 2 members (a common shape) one comparison. */
+static inline void sort_flat(const flat **p, const flat *f, int n) {
+    if (n == 2) {
+        int swap = flat_cmp(&f[0], &f[1]) > 0;
+        p[0] = &f[swap], p[1] = &f[!swap];
+        return;
+    }
+    p[0] = &f[0];
+    for (int i = 1; i < n; i++) {
+        int j = i;
+        for (; j > 0 && flat_cmp(p[j - 1], &f[i]) > 0; j--) p[j] = p[j - 1];
+        p[j] = &f[i];
+    }
+}
+
 /* Writes *p[0..n) piece by piece, making room as it goes. [-0, +0, -] */
 static int flat_write_slow(enc *e, const flat *const *p, int n) {
     char num[32];
@@ -527,25 +543,21 @@ static inline char *put_flat_value(char *o, const flat *m) {
  * [-0, +0, -] */
 static int flat_write(enc *e, const flat *f, int n, size_t text) {
     const flat *p[FLAT_MAX];
-    p[0] = &f[0];
-    for (int i = 1; i < n; i++) { /* insertion sort, of pointers */
-        int j = i;
-        for (; j > 0 && flat_cmp(p[j - 1], &f[i]) > 0; j--) p[j] = p[j - 1];
-        p[j] = &f[i];
-    }
+    sort_flat(p, f, n);
     if (text > FLAT_TEXT) return flat_write_slow(e, p, n);
     size_t need = 6 * text + (size_t)n * FLAT_ROOM + 1; /* '}' */
     eddy_buf *b = e->b;
     if (b->cap - b->len < need && eddy_buf_reserve(b, need))
         return efail(e, "out of memory");
     char *o = b->data + b->len;
+    *o++ = '{';
     for (int i = 0; i < n; i++) {
-        *o++ = i > 0 ? ',' : '{';
         o = put_str(o, p[i]->k, p[i]->klen);
         *o++ = ':';
         o = put_flat_value(o, p[i]);
+        *o++ = ','; /* the last one becomes the '}' */
     }
-    *o++ = '}';
+    o[-1] = '}';
     b->len = (size_t)(o - b->data);
     return 0;
 }

@@ -597,6 +597,31 @@ static int check_string(const char *s, size_t len) {
     return bad;
 }
 
+/* Two members, inserted in either order: the lower key first. */
+static void test_flat_pairs(void) {
+    static const char *pairs[][3] = {
+        {"a", "aa", "{\"a\":1,\"aa\":2}"},
+        {"aa", "ab", "{\"aa\":1,\"ab\":2}"},
+        {"", "a", "{\"\":1,\"a\":2}"},
+        {"ab", "b", "{\"ab\":1,\"b\":2}"},
+        {"x\\1", "x\\2", "{\"x\\u0001\":1,\"x\\u0002\":2}"},
+        {"k\\127", "k\\255", "{\"k\x7f\":1,\"k\xff\":2}"},
+        {"count", "word", "{\"count\":1,\"word\":2}"}};
+    int bad = 0;
+    for (int i = 0; i < 7; i++) {
+        char code[128];
+        snprintf(code, sizeof code,
+                 "(function() local a, b = {}, {} a['%s'] = 1 a['%s'] = 2 "
+                 "b['%s'] = 2 b['%s'] = 1 return {a, b} end)()",
+                 pairs[i][0], pairs[i][1], pairs[i][1], pairs[i][0]);
+        char want[128];
+        snprintf(want, sizeof want, "[%s,%s]", pairs[i][2], pairs[i][2]);
+        const char *got = enc_lua(code);
+        bad += got == NULL || strcmp(got, want) != 0;
+    }
+    TAP_OK(bad == 0, "two members in either order (%d bad)", bad);
+}
+
 /* Strings of every length up to 64 (the copy goes by words), with a byte to
  * escape at each position, or all bytes to escape, as keys and as values of
  * flat objects and of others. */
@@ -900,6 +925,7 @@ int main(void) {
     test_decode_limits();
     test_encode_errors();
     test_flat_tables();
+    test_flat_pairs();
     test_flat_strings();
     test_flat_members();
     test_flat_long();
