@@ -176,8 +176,8 @@ static inline uint32_t ld4(const char *s) {
 }
 
 /* Copies s[0..len) to o if no byte of it needs escaping; returns 0, else
- * -1. Reads and writes whole words, overlapping at the end: never a byte
- * outside s[0..len) or o[0..len). */
+ * -1 (o may then hold part of it). Reads and writes whole words,
+ * overlapping at the end: never a byte outside s[0..len) or o[0..len). */
 __attribute__((always_inline)) static inline int
 copy_plain(char *o, const char *s, size_t len) {
     if (len >= 8) {
@@ -532,8 +532,9 @@ static inline char *put_flat_value(char *o, const flat *m) {
     }
 }
 
-/* A member's room besides its escaped strings: 4 quotes, ':', ',' or '{',
- * and 32 for a value that is not a string (fmt_float's). */
+/* A member's room besides its escaped strings: 4 quotes, ':' and ',' (the
+ * last becomes the '}'), and 32 for a value that is not a string (what
+ * fmt_float needs). */
 #define FLAT_ROOM 36
 #define FLAT_TEXT 1024 /* string bytes in an object written in one go */
 
@@ -545,7 +546,7 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
     const flat *p[FLAT_MAX];
     sort_flat(p, f, n);
     if (text > FLAT_TEXT) return flat_write_slow(e, p, n);
-    size_t need = 6 * text + (size_t)n * FLAT_ROOM + 1; /* '}' */
+    size_t need = 6 * text + (size_t)n * FLAT_ROOM + 1; /* '{' */
     eddy_buf *b = e->b;
     if (b->cap - b->len < need && eddy_buf_reserve(b, need))
         return efail(e, "out of memory");
