@@ -3,8 +3,10 @@
  * The encoder walks a Lua value and appends its text to an eddy_buf.
  * Objects are written with their keys sorted bytewise. The common event
  * shape, a small table of string keys with scalar values, takes a fast
- * path that reads the members into a C array and sorts them there; any
- * other table is staged on the Lua stack (see enc_object).
+ * path that reads the members into a C array, sorts them there and writes
+ * them into room made once for the whole object; any other table is staged
+ * on the Lua stack (see enc_object). Strings are checked for bytes to
+ * escape and copied a word at a time.
  *
  * Invariant: on failure the Lua stack is back at its height on entry and
  * -1 is returned with "message" in err; the only Lua errors raised are
@@ -28,14 +30,27 @@
 
 #include "json_impl.h"
 
-#define ARENA 256  /* object keys sorted without a userdata */
-#define FLAT_MAX 8 /* members of an object the fast path takes */
+#define ARENA 256   /* object keys sorted without a userdata */
+#define FLAT_MAX 16 /* members of an object the fast path takes */
 
 typedef struct kent { /* an object member: key text, stack slot of value */
     const char *s;
     size_t len;
     int v;
 } kent;
+
+enum { F_STR, F_INT, F_FLT, F_TRUE, F_FALSE };
+
+typedef struct flat { /* a member of a flat object, read in place */
+    const char *k;
+    size_t klen, slen; /* slen: 0 unless a string */
+    int tag;
+    union {
+        const char *s;
+        lua_Integer i;
+        double x;
+    } v;
+} flat;
 
 typedef struct enc {
     lua_State *L;
@@ -46,6 +61,7 @@ typedef struct enc {
     size_t used;       /* arena entries in use */
     const void **path; /* [EDDY_JSON_MAX_DEPTH]: tables on the path */
     kent *arena;       /* [ARENA]: shared by nested objects */
+    flat *flat;        /* [FLAT_MAX]: the flat object being written */
 } enc;
 
 __attribute__((format(printf, 2, 3))) static int efail(enc *e, const char *fmt,
@@ -72,16 +88,17 @@ static const char digit_pairs[] =
     "3536373839404142434445464748495051525354555657585960616263646566676869"
     "707172737475767778798081828384858687888990919293949596979899";
 
-/* Writes u in decimal to out (at least 20 bytes); returns the length. */
+/* Writes u in decimal to out (at least 20 bytes, which it may all write);
+ * returns the length. */
 static size_t fmt_uint(char *out, uint64_t u) {
-    char tmp[20], *p = tmp + sizeof tmp;
+    char tmp[40] = {0}, *end = tmp + 20, *p = end;
     for (; u >= 100; u /= 100) memcpy(p -= 2, digit_pairs + 2 * (u % 100), 2);
     if (u >= 10)
         memcpy(p -= 2, digit_pairs + 2 * u, 2);
     else
         *--p = (char)('0' + u);
-    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
-    return (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, 20); /* a constant size: no call */
+    return (size_t)(end - p);
 }
 
 /* Writes v in decimal to out (at least 21 bytes); returns the length. */
@@ -134,15 +151,112 @@ static size_t fmt_float(char *out, double x) {
     return (size_t)n;
 }
 
-static int enc_string(enc *e, const char *s, size_t len) {
+#define ONES 0x0101010101010101u
+
+/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20). With
+ * x = w ^ 0x02 in each byte, '"' becomes 0x20 and bytes below 0x20 stay
+ * below it: those are exactly the bytes of x below 0x21. Bytes below n are
+ * found by (x - n in each byte) & ~x & high bits, which is nonzero exactly
+ * if one is there (n <= 0x80); a '\\' is a zero byte of w ^ '\\'. */
+static inline uint64_t esc8(uint64_t w) {
+    uint64_t x = w ^ (ONES * 0x02), bs = w ^ (ONES * '\\');
+    return (((x - ONES * 0x21) & ~x) | ((bs - ONES) & ~bs)) & (ONES * 0x80);
+}
+
+static inline uint64_t ld8(const char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static inline uint32_t ld4(const char *s) {
+    uint32_t w;
+    memcpy(&w, s, 4);
+    return w;
+}
+
+/* Copies s[0..len) to o if no byte of it needs escaping; returns 0, else
+ * -1 (o may then hold part of it). Reads and writes whole words,
+ * overlapping at the end: never a byte outside s[0..len) or o[0..len). */
+__attribute__((always_inline)) static inline int
+copy_plain(char *o, const char *s, size_t len) {
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8) {
+            uint64_t w = ld8(s + i);
+            if (esc8(w)) return -1;
+            memcpy(o + i, &w, 8);
+        }
+        uint64_t w = ld8(s + len - 8);
+        return esc8(w) ? -1 : (memcpy(o + len - 8, &w, 8), 0);
+    }
+    if (len >= 4) {
+        uint32_t a = ld4(s), z = ld4(s + len - 4);
+        if (esc8(a | (uint64_t)z << 32)) return -1;
+        return memcpy(o, &a, 4), memcpy(o + len - 4, &z, 4), 0;
+    }
+    if (len == 0) return 0;
+    unsigned char a = (unsigned char)s[0], m = (unsigned char)s[len / 2],
+                  z = (unsigned char)s[len - 1]; /* some may be one byte */
+    if (esc8(a | m << 8 | (uint64_t)z << 16 | ONES * 'a' << 24)) return -1;
+    return o[0] = (char)a, o[len / 2] = (char)m, o[len - 1] = (char)z, 0;
+}
+
+/* Writes the escape of c, a byte scan_plain stops at, at o (room for 6);
+ * returns the end. */
+static inline char *put_esc(char *o, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
     static const char short_esc[32] = {
         ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
+    *o++ = '\\';
+    if (c == '"' || c == '\\')
+        *o++ = (char)c;
+    else if (short_esc[c])
+        *o++ = short_esc[c];
+    else
+        memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
+    return o;
+}
+
+/* Writes s[0..end) escaped at o (room for 6 times as much); returns the
+ * end. */
+__attribute__((noinline)) static char *put_escaped(char *o, const char *s,
+                                                   const char *end) {
+    for (;;) {
+        const char *run = s;
+        s = scan_plain(s, end);
+        memcpy(o, run, (size_t)(s - run));
+        o += s - run;
+        if (s == end) return o;
+        o = put_esc(o, (unsigned char)*s++);
+    }
+}
+
+/* Writes s[0..len) quoted and escaped at o, which has room for 6 * len + 2;
+ * returns the end. */
+__attribute__((always_inline)) static inline char *
+put_str(char *o, const char *s, size_t len) {
+    *o++ = '"';
+    if (copy_plain(o, s, len) == 0)
+        o += len;
+    else
+        o = put_escaped(o, s, s + len);
+    *o++ = '"';
+    return o;
+}
+
+/* Appends s[0..len) quoted and escaped, making room as it goes. */
+static int enc_string(enc *e, const char *s, size_t len) {
     eddy_buf *b = e->b;
     const char *end = s + len;
     if (eddy_buf_reserve(b, len + 2)) return efail(e, "out of memory");
     char *o = b->data + b->len;
     *o++ = '"';
+    if (copy_plain(o, s, len) == 0) {
+        o[len] = '"';
+        b->len += len + 2;
+        return 0;
+    }
     for (;;) {
         const char *run = s;
         s = scan_plain(s, end);
@@ -152,15 +266,7 @@ static int enc_string(enc *e, const char *s, size_t len) {
         b->len = (size_t)(o - b->data); /* room for 6 + the rest */
         if (eddy_buf_reserve(b, 6 + (size_t)(end - s)))
             return efail(e, "out of memory");
-        o = b->data + b->len;
-        unsigned char c = (unsigned char)*s++;
-        *o++ = '\\';
-        if (c == '"' || c == '\\')
-            *o++ = (char)c;
-        else if (short_esc[c])
-            *o++ = short_esc[c];
-        else
-            memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
+        o = put_esc(b->data + b->len, (unsigned char)*s++);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
@@ -317,22 +423,10 @@ static int enc_object(enc *e, int t) {
 
 /* ---- flat objects: the fast path ------------------------------------- */
 
-enum { F_STR, F_INT, F_FLT, F_TRUE, F_FALSE };
-
-typedef struct flat { /* a member of a flat object, read in place */
-    const char *k;
-    size_t klen, slen;
-    int tag;
-    union {
-        const char *s;
-        lua_Integer i;
-        double x;
-    } v;
-} flat;
-
 /* Reads the scalar value at the top into m; 0, or -1 if it is not one the
  * fast path writes (tables, NaN, null...). [-0, +0, -] */
 static int flat_value(lua_State *L, flat *m) {
+    m->slen = 0;
     switch (lua_type(L, -1)) {
     case LUA_TSTRING:
         m->tag = F_STR;
@@ -356,10 +450,11 @@ static int flat_value(lua_State *L, flat *m) {
 }
 
 /* Reads t's members into f[0..FLAT_MAX) if t has 1..FLAT_MAX string keys
- * and scalar values: returns their number, else 0 (general path). Nothing
- * is staged: the pointers stay valid as t holds the strings and no Lua code
- * runs before they are written. [-0, +0, -] */
-static int flat_read(lua_State *L, int t, flat *f) {
+ * and scalar values: returns their number, else 0 (general path), and adds
+ * the length of their strings to *text. Nothing is staged: the pointers
+ * stay valid as t holds the strings and no Lua code runs before they are
+ * written. [-0, +0, -] */
+static int flat_read(lua_State *L, int t, flat *f, size_t *text) {
     int n = 0;
     lua_pushnil(L);          /* stack: ... key */
     while (lua_next(L, t)) { /* stack: ... key value */
@@ -369,6 +464,7 @@ static int flat_read(lua_State *L, int t, flat *f) {
             return 0;
         }
         f[n].k = lua_tolstring(L, -2, &f[n].klen);
+        *text += f[n].klen + f[n].slen;
         n++;
         lua_pop(L, 1);
     }
@@ -376,25 +472,36 @@ static int flat_read(lua_State *L, int t, flat *f) {
 }
 
 /* Bytewise, a prefix first (as kcmp). */
-static int flat_cmp(const flat *a, const flat *b) {
+static inline int flat_cmp(const flat *a, const flat *b) {
     size_t n = a->klen < b->klen ? a->klen : b->klen;
-    int c = memcmp(a->k, b->k, n);
+    int c = n && a->k[0] != b->k[0]
+                ? (unsigned char)a->k[0] - (unsigned char)b->k[0]
+                : memcmp(a->k, b->k, n);
     return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
 }
 
-/* Writes f[0..n) sorted by key. Keys are distinct strings: no duplicate
- * can arise. [-0, +0, -] */
-static int flat_write(enc *e, flat *f, int n) {
-    char num[32];
-    for (int i = 1; i < n; i++) {
-        flat t = f[i];
-        int j = i;
-        for (; j > 0 && flat_cmp(&f[j - 1], &t) > 0; j--) f[j] = f[j - 1];
-        f[j] = t;
+/* Sets p[0..n) to point to f[0..n) sorted by key: an insertion sort, but
+ * for 2 members (a common shape) one comparison. */
+static inline void sort_flat(const flat **p, const flat *f, int n) {
+    if (n == 2) {
+        int swap = flat_cmp(&f[0], &f[1]) > 0;
+        p[0] = &f[swap], p[1] = &f[!swap];
+        return;
     }
+    p[0] = &f[0];
+    for (int i = 1; i < n; i++) {
+        int j = i;
+        for (; j > 0 && flat_cmp(p[j - 1], &f[i]) > 0; j--) p[j] = p[j - 1];
+        p[j] = &f[i];
+    }
+}
+
+/* Writes *p[0..n) piece by piece, making room as it goes. [-0, +0, -] */
+static int flat_write_slow(enc *e, const flat *const *p, int n) {
+    char num[32];
     if (put(e, "{", 1)) return -1;
     for (int i = 0; i < n; i++) {
-        const flat *m = &f[i];
+        const flat *m = p[i];
         if ((i > 0 && put(e, ",", 1)) || enc_string(e, m->k, m->klen) ||
             put(e, ":", 1))
             return -1;
@@ -408,23 +515,79 @@ static int flat_write(enc *e, flat *f, int n) {
     return put(e, "}", 1);
 }
 
-/* [-0, +0, m] */
+/* Writes member m's value at o (room for 6 times its string + 2, or 32);
+ * returns the end. */
+static inline char *put_flat_value(char *o, const flat *m) {
+    switch (m->tag) {
+    case F_STR:
+        return put_str(o, m->v.s, m->slen);
+    case F_INT:
+        return o + fmt_int(o, m->v.i);
+    case F_FLT:
+        return o + fmt_float(o, m->v.x);
+    case F_TRUE:
+        return memcpy(o, "true", 4), o + 4;
+    default:
+        return memcpy(o, "false", 5), o + 5;
+    }
+}
+
+/* A member's room besides its escaped strings: 4 quotes, ':' and ',' (the
+ * last becomes the '}'), and 32 for a value that is not a string (what
+ * fmt_float needs). */
+#define FLAT_ROOM 36
+#define FLAT_TEXT 1024 /* string bytes in an object written in one go */
+
+/* Writes f[0..n), whose strings are text bytes long, sorted by key. Keys
+ * are distinct strings: no duplicate can arise. The room for the whole
+ * object, escapes included, is made once, unless the strings are long.
+ * [-0, +0, -] */
+static int flat_write(enc *e, const flat *f, int n, size_t text) {
+    const flat *p[FLAT_MAX];
+    sort_flat(p, f, n);
+    if (text > FLAT_TEXT) return flat_write_slow(e, p, n);
+    size_t need = 6 * text + (size_t)n * FLAT_ROOM + 1; /* '{' */
+    eddy_buf *b = e->b;
+    if (b->cap - b->len < need && eddy_buf_reserve(b, need))
+        return efail(e, "out of memory");
+    char *o = b->data + b->len;
+    *o++ = '{';
+    for (int i = 0; i < n; i++) {
+        o = put_str(o, p[i]->k, p[i]->klen);
+        *o++ = ':';
+        o = put_flat_value(o, p[i]);
+        *o++ = ','; /* the last one becomes the '}' */
+    }
+    o[-1] = '}';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+/* Writes t if it is flat: returns 0, or -1 on failure, or 1 if t is not
+ * flat. Flat objects hold no table, so one member array serves them all.
+ * [-0, +0, m] */
+static int enc_flat(enc *e, int t) {
+    size_t text = 0;
+    int n = flat_read(e->L, t, e->flat, &text);
+    return n > 0 ? flat_write(e, e->flat, n, text) : 1;
+}
+
+/* A flat table holds no table, so it cannot be on the path: it is written
+ * before the cycle check and is not put on the path. A table that is not
+ * flat has its length taken only then: a table with only string keys has
+ * length 0. [-0, +0, m] */
 static int enc_table(enc *e, int t) {
+    int rc, room = e->depth < EDDY_JSON_MAX_DEPTH && lua_checkstack(e->L, 8);
+    if (room && (rc = enc_flat(e, t)) <= 0) return rc;
     const void *self = lua_topointer(e->L, t);
     for (int i = 0; i < e->depth; i++)
         if (e->path[i] == self) return efail(e, "cannot encode a cycle");
     if (e->depth >= EDDY_JSON_MAX_DEPTH)
         return efail(e, "nesting deeper than %d", EDDY_JSON_MAX_DEPTH);
-    if (!lua_checkstack(e->L, 8)) return efail(e, "out of Lua stack");
+    if (!room) return efail(e, "out of Lua stack");
     e->path[e->depth++] = self;
     lua_Unsigned n = lua_rawlen(e->L, t);
-    flat f[FLAT_MAX];
-    int nf = n == 0 ? flat_read(e->L, t, f) : 0, rc;
-    if (nf > 0)
-        rc = flat_write(e, f, nf);
-    else
-        rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n)
-                                           : enc_object(e, t);
+    rc = n > 0 && is_array(e->L, t, n) ? enc_array(e, t, n) : enc_object(e, t);
     e->depth--;
     return rc;
 }
@@ -458,7 +621,8 @@ int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
                      size_t errlen) {
     const void *path[EDDY_JSON_MAX_DEPTH]; /* left uninitialised: big */
     kent arena[ARENA];
-    enc e = {L, b, err, errlen, 0, 0, path, arena};
+    flat members[FLAT_MAX];
+    enc e = {L, b, err, errlen, 0, 0, path, arena, members};
     int top = lua_gettop(L);
     if (enc_value(&e, lua_absindex(L, idx)) == 0) return 0;
     lua_settop(L, top);

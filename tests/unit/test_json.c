@@ -124,6 +124,37 @@ static void test_integers(void) {
     roundtrip("[1700000000123,-9223372036854775808]", NULL);
 }
 
+/* Integers of every length, both signs, as values (flat) and as keys. */
+static void test_integer_lengths(void) {
+    int bad = 0;
+    uint64_t p = 1;
+    for (int k = 0; k <= 19; k++, p *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            lua_Integer v = (lua_Integer)(p + (uint64_t)d);
+            for (int sign = 0; sign < 2; sign++, v = -v) {
+                char want[64];
+                snprintf(want, sizeof want, "{\"x\":%lld}", (long long)v);
+                lua_createtable(L, 0, 1);
+                lua_pushinteger(L, v);
+                lua_setfield(L, -2, "x");
+                const char *got = enc();
+                bad += got == NULL || strcmp(got, want) != 0;
+                snprintf(want, sizeof want, "{\"%lld\":%lld,\"x\":true}",
+                         (long long)v, (long long)v);
+                lua_createtable(L, 0, 2);
+                lua_pushinteger(L, v);
+                lua_pushinteger(L, v);
+                lua_rawset(L, -3);
+                lua_pushboolean(L, 1);
+                lua_setfield(L, -2, "x");
+                got = enc();
+                bad += got == NULL || strcmp(got, want) != 0;
+            }
+        }
+    }
+    TAP_OK(bad == 0, "integers of 1..19 digits, and wrapped (%d bad)", bad);
+}
+
 static void test_floats(void) {
     static const char *texts[] = {"1.5",
                                   "1e3",
@@ -474,6 +505,279 @@ static void test_encode_errors(void) {
     lua_settop(L, 0);
 }
 
+/* The fast path for flat objects (string keys, scalar values) is tried
+ * before the length, cycle and path bookkeeping of other tables. */
+static void test_flat_tables(void) {
+    lua_pushlightuserdata(L, NULL);
+    lua_setglobal(L, "null");
+    TAP_STREQ(enc_lua("(function() local t = {1, 2, 3, x = 1} "
+                      "t[1], t[2], t[3] = nil, nil, nil return t end)()"),
+              "{\"x\":1}", "emptied array part plus a string key");
+    TAP_STREQ(enc_lua("{nil, nil, x = true}"), "{\"x\":true}",
+              "nil array slots plus a string key");
+    TAP_STREQ(enc_lua("(function() local t = {a = 1} "
+                      "return {t, t, {x = t}} end)()"),
+              "[{\"a\":1},{\"a\":1},{\"x\":{\"a\":1}}]",
+              "a shared flat table is not a cycle");
+    enc_err("(function() local t = {a = 1}; t.b = {c = t}; return t end)()",
+            "cannot encode a cycle");
+}
+
+/* s[0..n) as the encoder should quote it, into out (room for 6n + 3). */
+static char *quote(char *out, const char *s, size_t n) {
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+        case '\\':
+            o += sprintf(o, "\\%c", c);
+            break;
+        case '\b':
+            o += sprintf(o, "\\b");
+            break;
+        case '\f':
+            o += sprintf(o, "\\f");
+            break;
+        case '\n':
+            o += sprintf(o, "\\n");
+            break;
+        case '\r':
+            o += sprintf(o, "\\r");
+            break;
+        case '\t':
+            o += sprintf(o, "\\t");
+            break;
+        default:
+            if (c < 0x20)
+                o += sprintf(o, "\\u%04x", c);
+            else
+                *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+/* A flat object {[s] = s, ["~"] = true} and a 17-member object (the
+ * general path: "~0" to "~>" added) with s as a key and a value: 0 if both
+ * encode as expected. s sorts after the "~" keys if it starts with a byte
+ * >= '~' (then "~a..." if at all). */
+static int check_string(const char *s, size_t len) {
+    char q[400], want[1024], rest[256];
+    if (len == 1 && s[0] == '~') return 0;
+    int last = len > 0 && (unsigned char)s[0] >= '~', bad = 0;
+    quote(q, s, len);
+    for (int general = 0; general < 2; general++) {
+        lua_createtable(L, 0, 17);
+        lua_pushlstring(L, s, len);
+        lua_pushlstring(L, s, len);
+        lua_rawset(L, -3); /* t[s] = s */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "~");
+        int n = snprintf(rest, sizeof rest, "\"~\":true");
+        for (int i = 0; general && i < 15; i++) {
+            lua_pushinteger(L, i);
+            lua_setfield(L, -2, (const char[]){'~', (char)('0' + i), 0});
+            n += snprintf(rest + n, sizeof rest - (size_t)n, ",\"~%c\":%d",
+                          '0' + i, i);
+        }
+        if (last)
+            snprintf(want, sizeof want, "{%s,%s:%s}", rest, q, q);
+        else
+            snprintf(want, sizeof want, "{%s:%s,%s}", q, q, rest);
+        eddy_buf_reset(&B);
+        int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
+        lua_pop(L, 1);
+        bad += rc != 0 || B.len != strlen(want) ||
+               memcmp(B.data, want, B.len) != 0;
+    }
+    return bad;
+}
+
+/* Two members, inserted in either order: the lower key first. */
+static void test_flat_pairs(void) {
+    static const char *pairs[][3] = {
+        {"a", "aa", "{\"a\":1,\"aa\":2}"},
+        {"aa", "ab", "{\"aa\":1,\"ab\":2}"},
+        {"", "a", "{\"\":1,\"a\":2}"},
+        {"ab", "b", "{\"ab\":1,\"b\":2}"},
+        {"x\\1", "x\\2", "{\"x\\u0001\":1,\"x\\u0002\":2}"},
+        {"k\\127", "k\\255", "{\"k\x7f\":1,\"k\xff\":2}"},
+        {"count", "word", "{\"count\":1,\"word\":2}"}};
+    int bad = 0;
+    for (int i = 0; i < 7; i++) {
+        char code[128];
+        snprintf(code, sizeof code,
+                 "(function() local a, b = {}, {} a['%s'] = 1 a['%s'] = 2 "
+                 "b['%s'] = 2 b['%s'] = 1 return {a, b} end)()",
+                 pairs[i][0], pairs[i][1], pairs[i][1], pairs[i][0]);
+        char want[128];
+        snprintf(want, sizeof want, "[%s,%s]", pairs[i][2], pairs[i][2]);
+        const char *got = enc_lua(code);
+        bad += got == NULL || strcmp(got, want) != 0;
+    }
+    TAP_OK(bad == 0, "two members in either order (%d bad)", bad);
+}
+
+/* Strings of every length up to 64 (the copy goes by words), with a byte to
+ * escape at each position, or all bytes to escape, as keys and as values of
+ * flat objects and of others. */
+static void test_flat_strings(void) {
+    int bad = 0;
+    for (int len = 0; len <= 64; len++) {
+        char s[64];
+        for (int at = -1; at < len; at++) {
+            for (int i = 0; i < len; i++) s[i] = (char)('a' + i % 26);
+            if (at >= 0) s[at] = "\"\\\n\x01\x1f\x7f"[at % 6];
+            bad += check_string(s, (size_t)len);
+        }
+        for (int i = 0; i < len; i++) s[i] = "\"\\\n\x01\x1f\t\r\b\f"[i % 9];
+        bad += check_string(s, (size_t)len);
+    }
+    static const int lens[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 17};
+    for (int c = 0; c < 256; c++) {
+        for (int l = 0; l < 11; l++) {
+            char s[24];
+            int len = lens[l], at[3] = {0, len / 2, len - 1};
+            for (int a = 0; a < 3; a++) {
+                memset(s, 'a', (size_t)len);
+                s[at[a]] = (char)c;
+                bad += check_string(s, (size_t)len);
+            }
+        }
+    }
+    TAP_OK(bad == 0,
+           "keys and values of 0..64 bytes, escaped at each position or "
+           "throughout, and every byte value in each word (%d bad)",
+           bad);
+}
+
+static void test_flat_members(void) {
+    TAP_STREQ(enc_lua("{['a\"'] = 1, ['a\\\\'] = 2, a = '\\0', ['a\\n'] = "
+                      "'\\t', ['a\\x7f'] = '\\x1f', ['a\\xc3\\xa9'] = 'x'}"),
+              "{\"a\":\"\\u0000\",\"a\\n\":\"\\t\",\"a\\\"\":1,"
+              "\"a\\\\\":2,\"a\x7f\":\"\\u001f\",\"a\xc3\xa9\":\"x\"}",
+              "keys that need escaping, sorted by their raw bytes");
+    TAP_STREQ(enc_lua("{abcdefgh = 1, abcdefg = 2, abcdefghi = 3, "
+                      "abcdefgH = 4, abcdefgha = 5, [''] = 6, b = 7}"),
+              "{\"\":6,\"abcdefg\":2,\"abcdefgH\":4,\"abcdefgh\":1,"
+              "\"abcdefgha\":5,\"abcdefghi\":3,\"b\":7}",
+              "keys sharing prefixes sort bytewise, the shorter first");
+    TAP_STREQ(enc_lua("{a = math.maxinteger, b = math.mininteger, c = 0, "
+                      "d = -1, e = 9, f = 10, g = 99, h = 100}"),
+              "{\"a\":9223372036854775807,\"b\":-9223372036854775808,"
+              "\"c\":0,\"d\":-1,\"e\":9,\"f\":10,\"g\":99,\"h\":100}",
+              "integers at the limits in a flat object");
+    TAP_STREQ(enc_lua("{a = 3.0, b = -0.0, c = 0.1, d = 1e300, e = 2^63, "
+                      "f = -1.7976931348623157e308, g = true, h = false}"),
+              "{\"a\":3.0,\"b\":-0.0,\"c\":0.1,\"d\":1e+300,"
+              "\"e\":9.223372036854776e+18,"
+              "\"f\":-1.7976931348623157e+308,\"g\":true,\"h\":false}",
+              "floats and booleans in a flat object");
+    TAP_STREQ(enc_lua("{p = 16, o = 15, n = 14, m = 13, l = 12, k = 11, "
+                      "j = 10, i = 9, h = 8, g = 7, f = 6, e = 5, d = 4, "
+                      "c = 3, b = 2, a = 1}"),
+              "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+              "\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,"
+              "\"n\":14,\"o\":15,\"p\":16}",
+              "16 members: the fast path, sorted");
+    TAP_STREQ(enc_lua("{q = 17, p = 16, o = 15, n = 14, m = 13, l = 12, "
+                      "k = 11, j = 10, i = 9, h = 8, g = 7, f = 6, e = 5, "
+                      "d = 4, c = 3, b = 2, a = 1}"),
+              "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+              "\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,"
+              "\"n\":14,\"o\":15,\"p\":16,\"q\":17}",
+              "17 members: the general path, same order");
+    TAP_STREQ(enc_lua("{b = 'x', a = 'y', [1.5] = true}"),
+              "{\"1.5\":true,\"a\":\"y\",\"b\":\"x\"}",
+              "a non-string key: the general path");
+    TAP_STREQ(enc_lua("{b = 'x', a = {}, c = null}"),
+              "{\"a\":{},\"b\":\"x\",\"c\":null}",
+              "a table or null value: the general path");
+    enc_err("{a = 1, b = 0/0}", "cannot encode NaN/inf");
+    enc_err("{a = 'x', b = print}", "cannot encode a function");
+}
+
+/* Objects whose strings add up to more than the one-go limit (1024 bytes)
+ * are written piece by piece: same text. */
+static void test_flat_long(void) {
+    int bad = 0;
+    for (size_t len = 660; len <= 720; len += 2) {
+        char *k = malloc(len), *v = malloc(len / 2), *out = malloc(8 * len);
+        for (size_t i = 0; i < len; i++) k[i] = i % 97 ? 'k' : '\n';
+        for (size_t i = 0; i < len / 2; i++) v[i] = i % 5 ? 'v' : '"';
+        lua_createtable(L, 0, 2);
+        lua_pushlstring(L, v, len / 2);
+        lua_setfield(L, -2, "v");
+        lua_pushlstring(L, k, len);
+        lua_pushinteger(L, 7);
+        lua_rawset(L, -3);
+        char *o = out;
+        *o++ = '{';
+        quote(o, k, len);
+        o += strlen(o);
+        o += sprintf(o, ":7,\"v\":");
+        quote(o, v, len / 2);
+        strcat(o, "}");
+        const char *got = enc();
+        bad += got == NULL || strcmp(got, out) != 0;
+        free(k), free(v), free(out);
+    }
+    TAP_OK(bad == 0, "flat objects with 990..1080 bytes of strings (%d bad)",
+           bad);
+}
+
+/* The room for an object is made once: from an empty buffer, and when the
+ * buffer is nearly full (run under ASan by make check). */
+static void test_flat_buffer(void) {
+    eddy_buf_free(&B);
+    TAP_STREQ(enc_lua("{word = 'abc', count = 17}"),
+              "{\"count\":17,\"word\":\"abc\"}", "into an empty buffer");
+    static const char *vals[] = {"'xyzxyzxyz'", "-1.7976931348623157e308",
+                                 "math.mininteger", "false",
+                                 "string.rep('\\1', 20)"};
+    int bad = 0;
+    for (size_t room = 0; room < 160; room++) {
+        for (int v = 0; v < 5; v++) {
+            char code[128], want[256];
+            snprintf(code, sizeof code, "return {k = %s}", vals[v]);
+            (void)luaL_dostring(L, code);
+            eddy_buf_reset(&B);
+            eddy_json_encode(L, -1, &B, err, sizeof err);
+            snprintf(want, sizeof want, "%.*s", (int)B.len, B.data);
+            eddy_buf_free(&B);
+            do eddy_buf_addc(&B, 'y');
+            while (B.cap - B.len != room);
+            size_t mark = B.len;
+            int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
+            lua_pop(L, 1);
+            bad += rc != 0 || B.len - mark != strlen(want) ||
+                   memcmp(B.data + mark, want, B.len - mark) != 0 ||
+                   B.data[mark - 1] != 'y';
+        }
+    }
+    TAP_OK(bad == 0, "appended with 0..159 bytes of room left (%d bad)", bad);
+}
+
+static void test_flat_depth(void) {
+    const char *mk = "(function(n) local t = {k = 1} for i = 1, n do "
+                     "t = {t = t} end return t end)";
+    char code[256];
+    snprintf(code, sizeof code, "%s(127)", mk);
+    const char *ok = enc_lua(code);
+    TAP_OK(ok && strlen(ok) == 127 * 6 + 7, "128 nested objects encode");
+    snprintf(code, sizeof code, "%s(128)", mk);
+    enc_err(code, "nesting deeper than 128");
+    snprintf(code, sizeof code,
+             "(function() local t = %s(127) local u = t for i = 1, 127 do "
+             "u = u.t end u.k = t return t end)()",
+             mk);
+    enc_err(code, "cannot encode a cycle");
+}
+
 /* ---- randomized round trip ------------------------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -608,6 +912,7 @@ int main(void) {
     luaL_openlibs(L);
     eddy_buf_init(&B);
     test_integers();
+    test_integer_lengths();
     test_floats();
     test_float_roundtrip();
     test_strings();
@@ -619,6 +924,13 @@ int main(void) {
     test_decode_errors();
     test_decode_limits();
     test_encode_errors();
+    test_flat_tables();
+    test_flat_pairs();
+    test_flat_strings();
+    test_flat_members();
+    test_flat_long();
+    test_flat_buffer();
+    test_flat_depth();
     test_random();
     TAP_OK(lua_gettop(L) == 0, "stack empty at the end");
     eddy_buf_free(&B);
