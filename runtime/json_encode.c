@@ -567,7 +567,7 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
 
 /* Writes t if it is flat: returns 0, or -1 on failure, or 1 if t is not
  * flat. Flat objects hold no table, so one member array serves them all.
- * [-0, +0, m] */
+ * [-0, +0, -] */
 static int enc_flat(enc *e, int t) {
     size_t text = 0;
     int n = flat_read(e->L, t, e->flat, &text);
