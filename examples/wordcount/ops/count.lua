@@ -3,8 +3,9 @@
 local M = {}
 
 function M.process(word, ctx)
-  local n = (ctx.state.n or 0) + 1
-  ctx.state.n = n
+  local st = ctx.state
+  local n = (st.n or 0) + 1
+  st.n = n
   ctx:emit({ word = word, count = n })
 end
 
