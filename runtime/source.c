@@ -113,6 +113,12 @@ static int event_time(eddy_source *s, lua_State *L, int ev, int64_t *ts,
         lua_settop(L, top);
         return -1;
     }
+    if (!lua_isinteger(L, -1) && !(x >= -0x1p63 && x < 0x1p63)) {
+        snprintf(why, n, "event_time: %g is out of range for milliseconds",
+                 x);
+        lua_settop(L, top);
+        return -1;
+    }
     *ts = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : (int64_t)x;
     lua_settop(L, top);
     return 0;

@@ -52,6 +52,24 @@ is "$(cat ooo.late)" '{"k":"a","ts":1200}
 contains "$(cat err1)" "2 late" "late events are counted"
 contains "$("$EDDY" checkpoints st1)" '"trigger":"event_time"' "event_time_ms triggers a checkpoint when the watermark crosses a multiple"
 
+# events whose time cannot be read go to the dead letters with the reason;
+# the others go on (a float time is cut to whole milliseconds)
+printf '%s\n' '{"k":"a","ts":1000}' '{"k":"a","ts":"soon"}' '{"k":"a"}' \
+  '{"k":"a","ts":1e300}' '{"k":"a","ts":-1e300}' '{"k":"a","ts":2000.7}' > badts.ndjson
+job badts 'local s = job:source("in", eddy.source.file{ path = "badts.ndjson", event_time = "ts" })
+job:dead_letter(eddy.sink.file{ path = "badts.dead" })'
+"$EDDY" run badts.lua --state-dir st_badts 2>err_badts
+ok $? "bad event times: exit 0"
+is "$(cat badts.out)" '{"at":1999,"key":"a","kind":"event","n":2}
+{"at":2999,"key":"a","kind":"event","n":2}' \
+  "the events with a usable time are processed (2000.7 counts as 2000)"
+is "$(grep -c '"error":"event_time: a number of milliseconds is needed, got string"' badts.dead)" 1 \
+  "a string time is a dead letter that says why"
+is "$(grep -c "\"error\":\"event_time: the event has no field 'ts'\"" badts.dead)" 1 \
+  "a missing time field is a dead letter that says why"
+is "$(grep -c 'is out of range for milliseconds' badts.dead)" 2 \
+  "times beyond the 64-bit range (1e300, -1e300) are dead letters, not undefined casts"
+
 # a cancel before the timer fires: b's 1999 timer is cancelled by an event at 1800
 printf '{"k":"b","ts":1500}\n{"k":"b","ts":1800,"cancel":1999}\n{"k":"c","ts":9000}\n' > cancel.ndjson
 job cancel 'local s = job:source("in", eddy.source.file{ path = "cancel.ndjson", event_time = "ts" })'
