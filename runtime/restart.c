@@ -17,6 +17,8 @@
 
 #include "clock.h"
 
+#define MAX_FAILURES 1000000 /* failure-rate keeps one time per failure */
+
 enum { R_NONE, R_FIXED, R_EXP, R_RATE };
 static const char *const names[] = {"none", "fixed-delay", "exponential-delay",
                                     "failure-rate", NULL};
@@ -76,18 +78,26 @@ eddy_restart *eddy_restart_new(lua_State *L, int idx, char *err,
     r->jitter = t ? nget(L, t, "jitter", 0.1) : 0.1;
     r->max_failures = t ? iget(L, t, "max_failures", 1) : 1;
     r->interval_ms = t ? iget(L, t, "interval_ms", 60000) : 60000;
+    /* written so that NaN fails every test */
     if (r->attempts < 0 || r->delay_ms < 0 || r->initial_ms < 0 ||
-        r->max_ms < r->initial_ms || r->multiplier < 1.0 || r->jitter < 0 ||
-        r->jitter > 1 || r->max_failures < 0 || r->interval_ms <= 0) {
+        r->max_ms < r->initial_ms || !(r->multiplier >= 1.0) ||
+        !(r->jitter >= 0 && r->jitter <= 1) || r->max_failures < 0 ||
+        r->max_failures > MAX_FAILURES || r->interval_ms <= 0) {
         snprintf(err, errlen, "restart: a parameter is out of range (delays "
                  ">= 0, max_ms >= initial_ms, multiplier >= 1, 0 <= jitter "
-                 "<= 1)");
+                 "<= 1, 0 <= max_failures <= %d, interval_ms > 0)",
+                 MAX_FAILURES);
         free(r);
         return NULL;
     }
     r->current_ms = r->initial_ms;
     r->rng = (uint64_t)eddy_clock_mono_ms() * 0x9E3779B97F4A7C15ULL | 1;
     r->times = calloc((size_t)r->max_failures + 1, sizeof *r->times);
+    if (r->times == NULL) {
+        snprintf(err, errlen, "restart: out of memory");
+        free(r);
+        return NULL;
+    }
     return r;
 }
 

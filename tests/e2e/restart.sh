@@ -111,6 +111,17 @@ LUA
 is "$?" "2" "an unknown strategy is a job-definition error"
 contains "$(cat err7)" "strategy must be none, fixed-delay, exponential-delay or failure-rate" "with the choices"
 
+# parameters that are not numbers in range, NaN included, are job errors
+for bad in 'strategy = "exponential-delay", multiplier = 0/0' \
+           'strategy = "exponential-delay", jitter = 0/0' \
+           'strategy = "exponential-delay", multiplier = 0.5' \
+           'strategy = "failure-rate", max_failures = 1000000000000000'; do
+  printf 'local eddy = require("eddy")\nreturn eddy.job{ name = "bad", restart = { %s } }\n' "$bad" > badparam.lua
+  "$EDDY" check badparam.lua 2>err8
+  is "$?" "2" "restart { $bad } is a job-definition error"
+  contains "$(cat err8)" "restart: a parameter is out of range" "restart { $bad }: the message names the ranges"
+done
+
 # error budget: every 5th event fails under on_error = "skip" (20%)
 seq 1 200 | awk '{ printf "{\"i\":%d}\n", $1 }' > budget.ndjson
 cat > every5.lua <<'LUA'
