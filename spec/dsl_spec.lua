@@ -124,6 +124,57 @@ describe("the job DSL", function()
 
     it("a tcp source without an integer port", function()
       assert.matches("port must be an integer", err_of(function() eddy.source.tcp{} end))
+      assert.matches("port must be a whole number from 0 to 65535, got 70000",
+        err_of(function() eddy.source.tcp{ port = 70000 } end))
     end)
+
+    it("numeric options that are not whole numbers in range, NaN included", function()
+      local nan = 0 / 0
+      local cases = {
+        { function() eddy.job{ checkpoint = { interval_ms = 1.5 } } end,
+          "eddy%.job: checkpoint%.interval_ms must be a whole number >= 0, got 1%.5" },
+        { function() eddy.job{ checkpoint = { event_time_ms = -1 } } end,
+          "checkpoint%.event_time_ms must be a whole number >= 0, got %-1" },
+        { function() eddy.job{ checkpoint = { interval = 5 } } end,
+          "eddy%.job: checkpoint: unknown option 'interval'" },
+        { function() eddy.job{ limits = { event_ms = nan } } end,
+          "limits%.event_ms must be a whole number >= 1, got NaN" },
+        { function() eddy.job{ limits = { memory_mb = -1 } } end,
+          "limits%.memory_mb must be a whole number >= 1, got %-1" },
+        { function() eddy.job{ limits = { event_ms = "10" } } end,
+          "limits%.event_ms must be a whole number >= 1, got string" },
+        { function() eddy.job{ poison_after = nan } end,
+          "poison_after must be a whole number >= 0, got NaN" },
+        { function() eddy.job{ error_window_ms = 5 } end,
+          "error_window_ms must be a whole number >= 10, got 5" },
+        { function() eddy.job{ max_error_ratio = nan } end,
+          "max_error_ratio must be a number from 0 to 1, got NaN" },
+        { function() eddy.job{ max_error_ratio = 1.5 } end,
+          "max_error_ratio must be a number from 0 to 1, got 1%.5" },
+        { function() eddy.source.file{ path = "x", max_line_bytes = 0 } end,
+          "max_line_bytes must be a whole number >= 1, got 0" },
+        { function() eddy.source.file{ path = "x", max_out_of_orderness_ms = nan } end,
+          "max_out_of_orderness_ms must be a whole number >= 0, got NaN" },
+        { function() eddy.source.file{ path = "x", idle_timeout_ms = -5 } end,
+          "idle_timeout_ms must be a whole number >= 0, got %-5" },
+        { function() eddy.source.script{ path = "x", interval_ms = 0.5 } end,
+          "interval_ms must be a whole number >= 0, got 0%.5" },
+      }
+      for _, c in ipairs(cases) do
+        assert.matches("dsl_spec%.lua:%d+: .*" .. c[2], err_of(c[1]))
+      end
+    end)
+  end)
+
+  it("takes whole numbers written as floats as integers", function()
+    local job = eddy.job{ name = "x", checkpoint = { interval_ms = 1e3 },
+      limits = { event_ms = 50.0 } }
+    local plan = job:plan()
+    assert.equal(1000, plan.checkpoint.interval_ms)
+    assert.equal("integer", math.type(plan.checkpoint.interval_ms))
+    assert.equal("integer", math.type(plan.limits.event_ms))
+    local src = eddy.source.file{ path = "x", max_line_bytes = 4096.0 }
+    assert.equal("integer", math.type(src.max_line_bytes))
+    assert.is_false(eddy.job{ checkpoint = false }:plan().checkpoint)
   end)
 end)

@@ -56,6 +56,22 @@ local function check_type(what, v, ty, optional)
   end
 end
 
+-- whole(what, v, min [, max]): an optional whole number from min (to max),
+-- returned as an integer (1e3 is taken as 1000). Anything else, NaN and
+-- numeric strings included, is a job-definition error: the core would
+-- otherwise fall back to its default without a word.
+local function whole(what, v, min, max)
+  if v == nil then return nil end
+  local i = type(v) == "number" and math.tointeger(v) or nil
+  if i == nil or i < min or (max ~= nil and i > max) then
+    fail(string.format("%s must be a whole number %s, got %s", what,
+      max and string.format("from %d to %d", min, max)
+        or string.format(">= %d", min),
+      v ~= v and "NaN" or type(v) == "number" and tostring(v) or type(v)))
+  end
+  return i
+end
+
 local function check_format(what, f)
   if f ~= nil and f ~= "json" and f ~= "lines" then
     fail(what .. ": format must be \"json\" or \"lines\", got " .. tostring(f))
@@ -84,9 +100,13 @@ local function source_spec(kind, opts, extra)
   if et ~= nil and type(et) ~= "string" and type(et) ~= "function" then
     fail(what .. ": event_time must be a field name or a function")
   end
-  check_type(what .. ": max_line_bytes", opts.max_line_bytes, "number", true)
   local spec = { kind = kind }
   for k, v in pairs(opts) do spec[k] = v end
+  spec.max_line_bytes = whole(what .. ": max_line_bytes", opts.max_line_bytes, 1)
+  spec.max_out_of_orderness_ms = whole(what .. ": max_out_of_orderness_ms",
+    opts.max_out_of_orderness_ms, 0)
+  spec.idle_timeout_ms = whole(what .. ": idle_timeout_ms",
+    opts.idle_timeout_ms, 0)
   return setmetatable(spec, { __name = "eddy.source" })
 end
 
@@ -102,16 +122,15 @@ end
 
 function eddy.source.tcp(opts)
   local s = source_spec("tcp", opts, { "host", "port" })
-  if math.type(s.port) ~= "integer" then
-    fail("eddy.source.tcp: port must be an integer")
-  end
+  if s.port == nil then fail("eddy.source.tcp: port must be an integer") end
+  s.port = whole("eddy.source.tcp: port", s.port, 0, 65535)
   return s
 end
 
 function eddy.source.script(opts)
   local s = source_spec("script", opts, { "path", "interval_ms" })
   check_type("eddy.source.script: path", s.path, "string")
-  check_type("eddy.source.script: interval_ms", s.interval_ms, "number", true)
+  s.interval_ms = whole("eddy.source.script: interval_ms", s.interval_ms, 0)
   return s
 end
 
@@ -266,10 +285,34 @@ function eddy.job(opts)
   if not name:match("^[%w_.%-]+$") then
     fail("eddy.job: name may hold letters, digits, '_', '.' and '-' only")
   end
+  local o = { name = name, restart = opts.restart }
   if opts.limits ~= nil then
     check_fields("eddy.job: limits", opts.limits, set("event_ms", "memory_mb"))
+    o.limits = {
+      event_ms = whole("eddy.job: limits.event_ms", opts.limits.event_ms, 1),
+      memory_mb = whole("eddy.job: limits.memory_mb", opts.limits.memory_mb, 1),
+    }
   end
-  return setmetatable({ _opts = opts, _name = name, _nodes = {},
+  local ck = opts.checkpoint
+  if ck ~= nil and ck ~= false then
+    check_fields("eddy.job: checkpoint", ck, set("interval_ms", "event_time_ms"))
+    o.checkpoint = {
+      interval_ms = whole("eddy.job: checkpoint.interval_ms", ck.interval_ms, 0),
+      event_time_ms = whole("eddy.job: checkpoint.event_time_ms",
+        ck.event_time_ms, 0),
+    }
+  else
+    o.checkpoint = ck
+  end
+  o.poison_after = whole("eddy.job: poison_after", opts.poison_after, 0)
+  o.error_window_ms = whole("eddy.job: error_window_ms", opts.error_window_ms, 10)
+  local r = opts.max_error_ratio
+  if r ~= nil and (type(r) ~= "number" or not (r >= 0 and r <= 1)) then
+    fail("eddy.job: max_error_ratio must be a number from 0 to 1, got "
+      .. (r ~= r and "NaN" or type(r) == "number" and tostring(r) or type(r)))
+  end
+  o.max_error_ratio = r
+  return setmetatable({ _opts = o, _name = name, _nodes = {},
     _names = { source = {}, operator = {}, sink = {} } }, Job)
 end
 
