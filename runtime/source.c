@@ -113,7 +113,8 @@ static int event_time(eddy_source *s, lua_State *L, int ev, int64_t *ts,
         lua_settop(L, top);
         return -1;
     }
-    if (!lua_isinteger(L, -1) && !(x >= -0x1p63 && x < 0x1p63)) {
+    if (!lua_isinteger(L, -1) &&
+        !(x >= (double)INT64_MIN && x < -(double)INT64_MIN)) {
         snprintf(why, n, "event_time: %g is out of range for milliseconds",
                  x);
         lua_settop(L, top);
