@@ -54,11 +54,14 @@ void eddy_clock_set(eddy_clock *c, int64_t ms) {
     if (c->loop == NULL && ms > c->sim_ms) c->sim_ms = ms;
 }
 
-/* The earliest alarm due at or before ms (first made wins a tie). */
+/* The earliest alarm due at or before ms (first made wins a tie). An alarm
+ * that is not set (at INT64_MAX) is never due, even when ms is INT64_MAX. */
 static eddy_alarm *earliest_due(eddy_clock *c, int64_t ms) {
     eddy_alarm *best = NULL;
     for (eddy_alarm *a = c->alarms; a; a = a->next)
-        if (a->at <= ms && (best == NULL || a->at < best->at)) best = a;
+        if (a->at != INT64_MAX && a->at <= ms &&
+            (best == NULL || a->at < best->at))
+            best = a;
     return best;
 }
 

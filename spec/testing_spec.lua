@@ -241,6 +241,18 @@ describe("testing.operator", function()
     local op = testing.operator(COUNT, { keyed = true })
     refuses("advance: milliseconds must be an integer, got 1.5", op.advance, op, 1.5)
     refuses("watermark: milliseconds must be an integer, got nil", op.watermark, op)
+    refuses("advance: milliseconds must be >= 0 (the clock does not go back), got -5",
+      op.advance, op, -5)
+    -- the message names the test's own line, here and for the job harness
+    local ok, err = pcall(function() op:advance(-1) end)
+    assert.is_false(ok)
+    assert.matches("testing_spec%.lua:%d+: advance: milliseconds must be >= 0", err)
+    ok, err = pcall(function() op:advance(0.5) end)
+    assert.matches("testing_spec%.lua:%d+: advance: milliseconds must be an integer", err)
+    -- a huge step stops at the largest time instead of wrapping around
+    op:advance(1000)
+    op:advance(math.maxinteger)
+    assert.equal(math.maxinteger, op:now())
   end)
 
   it("refuses unknown options and missing scripts", function()

@@ -27,13 +27,24 @@ end
 
 -- ms as an integer, or a failure naming the method. (An integral float
 -- such as 1e3 is taken.)
-local function ms_arg(ms, what)
+local function ms_arg(ms, what, level)
   local i = math.tointeger(ms)
   if i == nil then
     fail(string.format("%s: milliseconds must be an integer, got %s", what,
-      tostring(ms)), 3)
+      tostring(ms)), level or 3)
   end
   return i
+end
+
+-- The time ms after now for advance(ms): ms must be >= 0 (the clock does
+-- not go back); past the largest integer it stays there.
+local function later(now, ms)
+  local i = ms_arg(ms, "advance", 4)
+  if i < 0 then
+    fail("advance: milliseconds must be >= 0 (the clock does not go back), got "
+      .. i, 3)
+  end
+  return i > math.maxinteger - now and math.maxinteger or now + i
 end
 
 local function basename(path)
@@ -212,7 +223,7 @@ end
 
 --- op:advance(ms) moves processing time forward; due timers fire in order.
 function Operator:advance(ms)
-  self._h:advance_to(self._h:now() + ms_arg(ms, "advance"))
+  self._h:advance_to(later(self._h:now(), ms))
   return self
 end
 
@@ -386,7 +397,7 @@ end
 
 --- run:advance(ms) moves processing time forward.
 function Job:advance(ms)
-  self._h:advance_to(self._h:now() + ms_arg(ms, "advance"))
+  self._h:advance_to(later(self._h:now(), ms))
   return self
 end
 

@@ -60,6 +60,12 @@ static void test_alarms(void) {
     TAP_OK(eddy_clock_now(f.c) == 1000, "time never goes back");
     TAP_OK(eddy_alarm_at(p.self) == INT64_MAX && eddy_clock_next(f.c) == INT64_MAX,
            "cancelled and fired alarms are not set");
+    f.log[0] = '\0';
+    eddy_alarm_set(b.self, 2000);
+    eddy_clock_advance(f.c, INT64_MAX); /* looped for ever: unset was due */
+    TAP_STREQ(f.log, "b@2000 ", "advancing to the end of time fires what is "
+              "set, once, and returns");
+    TAP_OK(eddy_clock_now(f.c) == INT64_MAX, "and the clock is there");
     eddy_alarm_free(a.self);
     eddy_alarm_free(b.self);
     eddy_alarm_free(p.self);
