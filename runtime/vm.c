@@ -106,7 +106,24 @@ eddy_vm *eddy_vm_of(lua_State *L) {
     return *(eddy_vm **)lua_getextraspace(L);
 }
 
-/* Message handler: turns any error value into "message\ntraceback".
+/* Whether the error being handled was raised with error() by eddy's job
+ * DSL (lua/eddy/init.lua) rather than by a fault inside it: level 1 is a
+ * C function (error) and level 2 a function of that file. */
+static int raised_by_dsl(lua_State *L) {
+    static const char dsl[] = "/eddy/init.lua";
+    lua_Debug ar;
+    if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "S", &ar) ||
+        ar.what[0] != 'C' || !lua_getstack(L, 2, &ar) ||
+        !lua_getinfo(L, "S", &ar))
+        return 0;
+    size_t n = strlen(ar.source), k = sizeof dsl - 1;
+    return ar.source[0] == '@' && n > k &&
+           strcmp(ar.source + n - k, dsl) == 0;
+}
+
+/* Message handler: turns any error value into "message\ntraceback". An
+ * error from the job DSL is a usage error that names the job file's line
+ * itself: it gets no traceback, whose frames would all be eddy's.
  * [-1, +1, m] */
 static int vm_traceback(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
@@ -117,7 +134,10 @@ static int vm_traceback(lua_State *L) {
             msg = lua_pushfstring(L, "(error object is a %s value)",
                                   luaL_typename(L, 1));
     }
-    luaL_traceback(L, L, msg, 1);
+    if (raised_by_dsl(L))
+        lua_pushstring(L, msg);
+    else
+        luaL_traceback(L, L, msg, 1);
     return 1;
 }
 

@@ -145,6 +145,18 @@ s:sink(eddy.sink.stdout{})
 return job
 EOF
 expect_broken badopt.lua "an unknown source option" "badopt.lua:5" "formatt"
+# a DSL error names the job file's line itself: no traceback through eddy's
+# own modules; an error of the job file's own code keeps its traceback
+run_eddy check "$D/badopt.lua"
+[[ "$ERR" != *"stack traceback"* && "$ERR" != *"eddy/init.lua"* ]]
+ok $? "an unknown source option: no traceback through eddy's DSL"
+cat >"$D/nilindex.lua" <<'EOF'
+local eddy = require("eddy")
+local settings = nil
+local job = eddy.job{ name = settings.name }
+return job
+EOF
+expect_broken nilindex.lua "a job file indexing nil" "nilindex.lua:3" "stack traceback"
 
 # job file calling a stream method with a wrong argument on line 4
 cat >"$D/badkey.lua" <<'EOF'
