@@ -16,19 +16,14 @@
 
 #include <stdlib.h>
 
-#define GRAIN 16
-#define NCLASS (EDDY_POOL_MAX / GRAIN)
+#include "pool_impl.h"
+
+#define GRAIN EDDY_POOL_GRAIN
 #define SLAB (64 * 1024)
 
-typedef struct slab {
-    struct slab *next;
+typedef struct eddy_slab {
+    struct eddy_slab *next;
 } slab;
-
-struct eddy_pool {
-    void *free[NCLASS];    /* per class: freed blocks */
-    char *bump, *bump_end; /* the newest slab's unused part */
-    slab *slabs;           /* every slab, for eddy_pool_free */
-};
 
 static inline size_t size_class(size_t n) {
     return (n - 1) / GRAIN;
@@ -63,21 +58,15 @@ static int new_slab(eddy_pool *p) {
     return 0;
 }
 
+void *eddy_pool_take_slow(eddy_pool *p, size_t n) {
+    if (new_slab(p) != 0) return NULL;
+    return eddy_pool_take(p, n);
+}
+
 void *eddy_pool_alloc(eddy_pool *p, size_t n) {
-    size_t c = size_class(n), size = (c + 1) * GRAIN;
-    void *b = p->free[c];
-    if (b != NULL) {
-        p->free[c] = *(void **)b;
-        return b;
-    }
-    if ((size_t)(p->bump_end - p->bump) < size && new_slab(p) != 0) return NULL;
-    b = p->bump;
-    p->bump += size;
-    return b;
+    return eddy_pool_take(p, n);
 }
 
 void eddy_pool_release(eddy_pool *p, void *block, size_t n) {
-    size_t c = size_class(n);
-    *(void **)block = p->free[c];
-    p->free[c] = block;
+    eddy_pool_give(p, block, n);
 }

@@ -26,7 +26,9 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "pool.h"
+#include "pool_impl.h"
+
+#define EDDY_NOINLINE __attribute__((noinline))
 
 struct eddy_vm {
     lua_State *L;
@@ -61,37 +63,31 @@ struct eddy_vm {
 
 /* Moves a block of old bytes (ptr may be NULL) to one of n > 0 bytes:
  * small blocks from the pool, large ones from malloc. NULL when out of
- * memory (the old block is then untouched). */
-static void *heap_realloc(eddy_vm *vm, void *ptr, size_t old, size_t n) {
+ * memory (the old block is then untouched). The allocator's slow path. */
+EDDY_NOINLINE static void *heap_realloc(eddy_vm *vm, void *ptr, size_t old,
+                                        size_t n) {
     int small_old = ptr != NULL && old <= EDDY_POOL_MAX;
     int small_new = n <= EDDY_POOL_MAX;
     if (!USE_POOL || (ptr != NULL && !small_old && !small_new))
         return realloc(ptr, n);
     if (ptr == NULL)
-        return small_new ? eddy_pool_alloc(vm->pool, n) : malloc(n);
+        return small_new ? eddy_pool_take(vm->pool, n) : malloc(n);
     if (small_old && small_new && eddy_pool_same(old, n)) return ptr;
-    void *q = small_new ? eddy_pool_alloc(vm->pool, n) : malloc(n);
+    void *q = small_new ? eddy_pool_take(vm->pool, n) : malloc(n);
     if (q == NULL) return NULL;
     memcpy(q, ptr, old < n ? old : n);
     if (small_old)
-        eddy_pool_release(vm->pool, ptr, old);
+        eddy_pool_give(vm->pool, ptr, old);
     else
         free(ptr);
     return q;
 }
 
-static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    eddy_vm *vm = ud;
+/* The allocator's general case: the cap, then heap_realloc. */
+EDDY_NOINLINE static void *vm_realloc(eddy_vm *vm, void *ptr, size_t osize,
+                                      size_t nsize) {
     size_t old = ptr ? osize : 0;
-    if (nsize == 0) {
-        if (USE_POOL && ptr != NULL && old <= EDDY_POOL_MAX)
-            eddy_pool_release(vm->pool, ptr, old);
-        else
-            free(ptr);
-        vm->mem -= old;
-        return NULL;
-    }
-    if (vm->mem_cap && nsize > old) {
+    if (nsize > old && vm->mem_cap) {
         size_t cap = vm->mem_cap;
         if (vm->relaxed) cap += cap / 8 + ((size_t)1 << 20);
         if (vm->mem + (nsize - old) > cap) return NULL;
@@ -100,6 +96,33 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (p == NULL) return NULL;
     vm->mem = vm->mem - old + nsize;
     return p;
+}
+
+/* A block Lua frees that the pool did not give. */
+EDDY_NOINLINE static void *vm_free(eddy_vm *vm, void *ptr, size_t osize) {
+    free(ptr);
+    vm->mem -= osize;
+    return NULL;
+}
+
+/* lua_Alloc. The steady cases (a small block freed or made with no cap
+ * set; Lua freeing an empty array as NULL) take or give a pool block with
+ * no call, so this stays a leaf; the rest goes to vm_realloc/vm_free. */
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    eddy_vm *vm = ud;
+    if (nsize == 0) {
+        if (ptr == NULL) return NULL;
+        if (!USE_POOL || osize > EDDY_POOL_MAX) return vm_free(vm, ptr, osize);
+        eddy_pool_give(vm->pool, ptr, osize);
+        vm->mem -= osize;
+        return NULL;
+    }
+    if (USE_POOL && ptr == NULL && nsize <= EDDY_POOL_MAX && !vm->mem_cap) {
+        void *p = eddy_pool_take(vm->pool, nsize);
+        if (p != NULL) vm->mem += nsize;
+        return p;
+    }
+    return vm_realloc(vm, ptr, osize, nsize);
 }
 
 eddy_vm *eddy_vm_of(lua_State *L) {

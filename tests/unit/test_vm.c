@@ -35,6 +35,26 @@ int main(void) {
                strstr(eddy_vm_error(vm), "error object is a table"),
            "non-string error objects are described");
 
+    /* With no cap the allocator's inline pool path serves small blocks:
+     * its byte count must still match Lua's own, through growth (small
+     * and large blocks, reallocations) and a full collection. */
+    TAP_OK(run(vm, "big = {} for i = 1, 20000 do big[i] = { i, tostring(i) } "
+                   "end s = ('y'):rep(100000)") == 0,
+           "a heap of small and large blocks is built");
+    size_t lua_bytes = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 +
+                       (size_t)lua_gc(L, LUA_GCCOUNTB);
+    TAP_OK(eddy_vm_memory(vm) == lua_bytes,
+           "the allocator counts what Lua counts (%zu and %zu bytes)",
+           eddy_vm_memory(vm), lua_bytes);
+    size_t grown = eddy_vm_memory(vm);
+    TAP_OK(run(vm, "big, s = nil, nil") == 0, "the heap is dropped");
+    lua_gc(L, LUA_GCCOLLECT);
+    lua_bytes = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 +
+                (size_t)lua_gc(L, LUA_GCCOUNTB);
+    TAP_OK(eddy_vm_memory(vm) == lua_bytes && eddy_vm_memory(vm) < grown / 4,
+           "after a collection the count falls with Lua's (%zu and %zu bytes)",
+           eddy_vm_memory(vm), lua_bytes);
+
     eddy_vm_set_limits(vm, 100, 0);
     TAP_OK(run(vm, "while true do end") == -1 &&
                eddy_vm_error_kind(vm) == EDDY_ERR_TIMEOUT,
