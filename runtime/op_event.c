@@ -196,6 +196,37 @@ static void op_result(eddy_op *op, lua_State *L, int ev) {
     }
 }
 
+/* ctx.key costs nothing for a script that never reads it: the operator
+ * notes the key in C (a string's bytes stay valid: the key is on the
+ * stack for the whole call) and ctx_index (operator.c) pushes it. The
+ * first read through __index (or an assignment) makes the operator eager:
+ * from then on each call also sets ctx.key raw, as a plain field read is
+ * cheaper than a metamethod per event. The note is dropped when the call
+ * ends, so it never outlives the string it points into. */
+void eddy_op_set_key(eddy_op *op, lua_State *L, int ctx, int key) {
+    op->key_type = key ? lua_type(L, key) : LUA_TNIL;
+    if (op->key_type == LUA_TSTRING)
+        op->key_s = lua_tolstring(L, key, &op->key_len);
+    else if (op->key_type == LUA_TNUMBER)
+        op->key_i = lua_tointeger(L, key);
+    if (!op->key_eager) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
+    if (key)
+        lua_pushvalue(L, key);
+    else
+        lua_pushnil(L);
+    lua_rawset(L, ctx);
+}
+
+void eddy_op_push_key(eddy_op *op, lua_State *L) {
+    if (op->key_type == LUA_TSTRING)
+        lua_pushlstring(L, op->key_s, op->key_len);
+    else if (op->key_type == LUA_TNUMBER)
+        lua_pushinteger(L, op->key_i);
+    else
+        lua_pushnil(L);
+}
+
 /* Starts a call for the key at index key: sets ctx.key, and ctx.state to
  * the key's state when it is hot (the steady case: one lookup) or in
  * memory unchanged since the last checkpoint (it becomes hot: the first
@@ -203,9 +234,7 @@ static void op_result(eddy_op *op, lua_State *L, int ev) {
  * to nil (ctx_index loads it from the store or makes it on first touch).
  * Leaves the hot table on the stack. [-0, +1, m] */
 static void begin_call(eddy_op *op, lua_State *L, int ctx, int key) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_key);
-    lua_pushvalue(L, key);
-    lua_rawset(L, ctx);
+    eddy_op_set_key(op, L, ctx, key);
     eddy_opstate_push_hot(op->state, L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     lua_pushvalue(L, key);
@@ -230,6 +259,7 @@ void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key) {
 
 void eddy_op_ctx_settle(eddy_op *op, lua_State *L, int ctx) {
     if (!op->keyed) return;
+    eddy_op_set_key(op, L, ctx, 0);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     lua_pushnil(L);
     lua_rawset(L, ctx);
@@ -259,6 +289,7 @@ static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
         eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
     else if (nres)
         op_result(op, L, ev);
+    op->key_type = LUA_TNIL; /* the call is over: drop the key's note */
 }
 
 void eddy_op_push(void *self, lua_State *L, int ev) {

@@ -23,7 +23,7 @@ static eddy_op *timer_key(lua_State *L, const char *what) {
     eddy_op *op = eddy_op_of_ctx(L);
     if (!op->keyed)
         luaL_error(L, "ctx:%s needs a keyed stream (key_by)", what);
-    lua_getfield(L, 1, "key");
+    eddy_op_push_key(op, L);
     if (lua_isnil(L, -1))
         luaL_error(L, "ctx:%s: no key in hand (call it from process or "
                       "on_timer)", what);
@@ -105,6 +105,7 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
         eddy_warn("operator %s: a timer fired but the script has no "
                   "on_timer function", op->name);
         eddy_op_writeback(op, L, ctx, key);
+        op->key_type = LUA_TNIL;
         lua_settop(L, top);
         return;
     }
@@ -120,6 +121,7 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
         timer_event(L, when, kind);
         eddy_op_error(op, L, lua_gettop(L), key, eddy_vm_error(op->vm));
     }
+    op->key_type = LUA_TNIL;
     lua_settop(L, top);
 }
 

@@ -82,7 +82,7 @@ static int ctx_clear(lua_State *L) {
     lua_pushliteral(L, "state");
     lua_pushnil(L);
     lua_rawset(L, 1);
-    lua_getfield(L, 1, "key");
+    eddy_op_push_key(op, L);
     lua_pushboolean(L, 0);
     /* stack: ctx key false */
     eddy_opstate_put(op->state, L, 2);
@@ -119,14 +119,23 @@ static int ctx_log(lua_State *L) {
     return 0;
 }
 
-/* __index(ctx, k): ctx.state when the call did not start with the key's
- * state in hand: takes it from clean (moving it to hot) or makes a new
- * table, and caches it raw in ctx. [-0, +1, m] */
+/* __index(ctx, k): ctx.key (the key in hand, see eddy_op_set_key), and
+ * ctx.state when the call did not start with the key's state in hand:
+ * takes it from clean (moving it to hot) or makes a new table, and caches
+ * it raw in ctx. Upvalues: the operator, "state", "key". [-0, +1, m] */
 static int ctx_index(lua_State *L) {
     eddy_op *op = eddy_op_of_ctx(L);
-    if (!lua_rawequal(L, 2, lua_upvalueindex(2))) return 0; /* not "state" */
     lua_settop(L, 2);
-    lua_getfield(L, 1, "key");
+    if (lua_rawequal(L, 2, lua_upvalueindex(3))) { /* "key" */
+        op->key_eager = 1; /* the script reads it: set it raw per call */
+        eddy_op_push_key(op, L);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 3);
+        lua_rawset(L, 1); /* and for the rest of this call */
+        return 1;
+    }
+    if (!lua_rawequal(L, 2, lua_upvalueindex(2))) return 0; /* not "state" */
+    eddy_op_push_key(op, L);
     if (lua_isnil(L, 3))
         return luaL_error(L, "ctx.state of a keyed operator exists only "
                              "while an event or timer of a key is handled");
@@ -137,6 +146,17 @@ static int ctx_index(lua_State *L) {
     lua_pushvalue(L, -2);
     lua_rawset(L, 1); /* ctx.state = st, raw: later reads are plain */
     return 1;
+}
+
+/* __newindex(ctx, k, v): a plain rawset. Assigning ctx.key makes the
+ * operator eager (eddy_op_set_key), so the next call sets it again, as
+ * for any script that reads it. [-0, +0, m] */
+static int ctx_newindex(lua_State *L) {
+    eddy_op *op = eddy_op_of_ctx(L);
+    lua_settop(L, 3);
+    if (lua_rawequal(L, 2, lua_upvalueindex(2))) op->key_eager = 1;
+    lua_rawset(L, 1);
+    return 0;
 }
 
 static const luaL_Reg ctx_methods[] = {
@@ -153,11 +173,16 @@ static void ctx_push_new(lua_State *L, eddy_op *op) {
     lua_pushstring(L, op->name);
     lua_setfield(L, -2, "name");
     if (op->keyed) {
-        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 2);
         lua_pushlightuserdata(L, op);
         lua_pushliteral(L, "state");
-        lua_pushcclosure(L, ctx_index, 2);
+        lua_pushliteral(L, "key");
+        lua_pushcclosure(L, ctx_index, 3);
         lua_setfield(L, -2, "__index");
+        lua_pushlightuserdata(L, op);
+        lua_pushliteral(L, "key");
+        lua_pushcclosure(L, ctx_newindex, 2);
+        lua_setfield(L, -2, "__newindex");
         lua_setmetatable(L, -2);
     } else {
         lua_newtable(L);

@@ -32,6 +32,11 @@ struct eddy_op {
     int keyfn_ref;    /* key_by(function) */
     int keyfield_ref; /* key_by(field): the field name string */
     int keyself;      /* key_by(): the event is its own key */
+    int key_type;     /* the key in hand, which ctx.key reads through */
+    const char *key_s; /* __index: LUA_TNIL (none), a string (pointing */
+    size_t key_len;   /* into the key's Lua string, alive on the stack */
+    lua_Integer key_i; /* during the call) or an integer */
+    int key_eager;    /* the script reads ctx.key: each call sets it raw */
     const void *handed; /* the state ctx_index handed out in this call */
     eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
     int str_state, str_key; /* refs to "state" and "key": pushing a C
@@ -60,9 +65,15 @@ void eddy_op_push(void *self, lua_State *L, int ev);
 eddy_op *eddy_op_of_ctx(lua_State *L);
 /* A call for the key at index key: sets ctx.key, and ctx.state to a hot
  * state or nil; after it, eddy_op_writeback files what the call did to
- * ctx.state (and leaves it set). [-0, +0, m] */
+ * ctx.state (and leaves it set); the caller then sets op->key_type to
+ * LUA_TNIL. [-0, +0, m] */
 void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key);
 void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key);
+/* Makes the key at index key of L the key in hand (0: none), as ctx.key
+ * of the ctx at index ctx. [-0, +0, m] */
+void eddy_op_set_key(eddy_op *op, lua_State *L, int ctx, int key);
+/* Pushes the key in hand, or nil. [-0, +1, -] */
+void eddy_op_push_key(eddy_op *op, lua_State *L);
 /* Clears a keyed operator's ctx.state (at ctx) left by its last call,
  * before a hook that gets ctx outside an event (open, close, migrate).
  * [-0, +0, m] */

@@ -63,9 +63,8 @@ static int migrate_all(eddy_op *op, lua_State *L, int mod, int64_t from,
     for (lua_Integer i = 1; i <= nk; i++) {
         lua_rawgeti(L, h + 1, i);
         int key = lua_gettop(L);
-        lua_pushvalue(L, key);
-        lua_setfield(L, h + 3, "key");
         eddy_op_ctx_settle(op, L, h + 3);
+        eddy_op_set_key(op, L, h + 3, key);
         lua_getfield(L, mod, "migrate");
         if (eddy_op_peek_state(op, L, key, err, n) != 0) goto fail;
         lua_pushvalue(L, h + 3);
@@ -81,14 +80,12 @@ static int migrate_all(eddy_op *op, lua_State *L, int mod, int64_t from,
         }
         lua_rawset(L, h + 2); /* out[key] = new state */
     }
-    lua_pushnil(L);
-    lua_setfield(L, h + 3, "key");
+    eddy_op_set_key(op, L, h + 3, 0);
     lua_copy(L, h + 2, top + 1);
     lua_settop(L, top + 1);
     return 0;
 fail:
-    lua_pushnil(L);
-    lua_setfield(L, h + 3, "key");
+    eddy_op_set_key(op, L, h + 3, 0);
     lua_settop(L, top);
     return -1;
 }
