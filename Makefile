@@ -10,7 +10,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
-CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -fPIC -fno-semantic-interposition -Wall -Wextra \
+CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra \
             -Wno-unused-parameter -Wno-format-truncation -Wshadow -DEDDY_VERSION='"$(VERSION)"' \
             $(LUA_CFLAGS)
 LDFLAGS  += $(SAN)
