@@ -4,10 +4,15 @@ local eddy = require("eddy")
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 local ops = here .. "/../../examples/wordcount/ops/"
 
--- BENCH_CHECKPOINT_MS: checkpoint interval (0: periodic checkpoints off)
-local ms = tonumber(os.getenv("BENCH_CHECKPOINT_MS") or "1000")
-local job = eddy.job{ name = "bench-wordcount",
-  checkpoint = ms > 0 and { interval_ms = math.tointeger(ms) } or false }
+-- BENCH_CHECKPOINT_MS: checkpoint interval (0: periodic checkpoints off;
+-- "default": no checkpoint option, as examples/wordcount/job.lua ships)
+local env = os.getenv("BENCH_CHECKPOINT_MS") or "1000"
+local checkpoint
+if env ~= "default" then
+  local ms = assert(math.tointeger(tonumber(env)), "BENCH_CHECKPOINT_MS")
+  checkpoint = ms > 0 and { interval_ms = ms } or false
+end
+local job = eddy.job{ name = "bench-wordcount", checkpoint = checkpoint }
 
 job:source("text", eddy.source.file{
   path = os.getenv("BENCH_INPUT") or (here .. "/../data/words.txt"),
