@@ -266,6 +266,60 @@ void eddy_op_ctx_settle(eddy_op *op, lua_State *L, int ctx) {
     op->handed = NULL;
 }
 
+int eddy_op_wants_state(lua_State *L, int idx) {
+    lua_Debug ar;
+    lua_pushvalue(L, idx);
+    return lua_getinfo(L, ">u", &ar) && ar.nparams >= 3;
+}
+
+/* The state argument's call: process(ev, ctx, state) of a script that has
+ * never touched ctx.state. The key's state (made on first use, like a
+ * first touch of ctx.state) goes in as the third argument and ctx.state
+ * is not set: no field to set, nothing to compare after. A script that
+ * reads or assigns ctx.state all the same turns the operator eager
+ * (ctx_index, ctx_newindex): the writeback then files what it did.
+ * Stack as keyed_push's, ctx at ctx. [-0, +0, -] */
+static void state_arg_push(eddy_op *op, lua_State *L, int ev, int h, int key,
+                           int ctx) {
+    char msg[512];
+    eddy_op_set_key(op, L, ctx, key);
+    if (eddy_opstate_get(op->state, L, key, msg, sizeof msg) != 0) {
+        eddy_op_error(op, L, ev, key, msg);
+        return;
+    }
+    int st = lua_gettop(L);
+    op->handed = lua_topointer(L, st);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
+    lua_pushvalue(L, ev);
+    lua_pushvalue(L, ctx);
+    lua_pushvalue(L, st);
+    /* stack: handler key ctx st fn ev ctx st */
+    int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
+    int rc = eddy_vm_pcall(op->vm, h, 3, nres);
+    if (op->state_eager) eddy_op_writeback(op, L, ctx, key);
+    if (rc != 0)
+        eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
+    else if (nres)
+        op_result(op, L, ev);
+}
+
+/* The state argument of an eager operator's call: ctx.state as begin_call
+ * set it, or when the key has none in memory yet, its state from the
+ * store or a new table, set as ctx.state too. 0 with it pushed, or -1
+ * with err (an unreadable stored state). [-0, +(0|1), m] */
+static int push_state_arg(eddy_op *op, lua_State *L, int ctx, int key,
+                          char *err, size_t n) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    if (lua_rawget(L, ctx) == LUA_TTABLE) return 0;
+    lua_pop(L, 1);
+    if (eddy_opstate_get(op->state, L, key, err, n) != 0) return -1;
+    op->handed = lua_topointer(L, -1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, ctx);
+    return 0;
+}
+
 /* A keyed event: key, state, call, writeback. [-0, +0, -] */
 static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
     char msg[512];
@@ -277,13 +331,25 @@ static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     int ctx = top + 3;
+    if (op->state_arg && !op->state_eager) {
+        state_arg_push(op, L, ev, h, key, ctx);
+        op->key_type = LUA_TNIL;
+        return;
+    }
     begin_call(op, L, ctx, key);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
-    /* stack: handler key ctx hot fn ev ctx */
+    int nargs = 2;
+    if (op->state_arg && push_state_arg(op, L, ctx, key, msg, sizeof msg)) {
+        eddy_op_error(op, L, ev, key, msg);
+        op->key_type = LUA_TNIL;
+        return;
+    }
+    if (op->state_arg) nargs = 3;
+    /* stack: handler key ctx hot fn ev ctx [st] */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
-    int rc = eddy_vm_pcall(op->vm, h, 2, nres);
+    int rc = eddy_vm_pcall(op->vm, h, nargs, nres);
     eddy_op_writeback(op, L, ctx, key);
     if (rc != 0)
         eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
@@ -314,9 +380,13 @@ void eddy_op_push(void *self, lua_State *L, int ev) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
-    /* stack: handler fn ev ctx */
+    if (op->state_arg) { /* the operator's state, as ctx.state */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+        lua_rawget(L, -2);
+    }
+    /* stack: handler fn ev ctx [st] */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
-    if (eddy_vm_pcall(op->vm, top + 1, 2, nres) != 0)
+    if (eddy_vm_pcall(op->vm, top + 1, 2 + op->state_arg, nres) != 0)
         eddy_op_error(op, L, ev, 0, eddy_vm_error(op->vm));
     else if (nres)
         op_result(op, L, ev);

@@ -105,6 +105,8 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
         eddy_warn("operator %s: a timer fired but the script has no "
                   "on_timer function", op->name);
         eddy_op_writeback(op, L, ctx, key);
+        if (op->state_arg && !op->state_eager)
+            eddy_op_ctx_settle(op, L, ctx);
         op->key_type = LUA_TNIL;
         lua_settop(L, top);
         return;
@@ -121,6 +123,9 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
         timer_event(L, when, kind);
         eddy_op_error(op, L, lua_gettop(L), key, eddy_vm_error(op->vm));
     }
+    /* an operator taking its state as an argument runs without ctx.state
+     * set: clear what this call set (settle also drops the key) */
+    if (op->state_arg && !op->state_eager) eddy_op_ctx_settle(op, L, ctx);
     op->key_type = LUA_TNIL;
     lua_settop(L, top);
 }

@@ -135,6 +135,7 @@ static int ctx_index(lua_State *L) {
         return 1;
     }
     if (!lua_rawequal(L, 2, lua_upvalueindex(2))) return 0; /* not "state" */
+    op->state_eager = 1; /* the script uses ctx.state: set it per call */
     eddy_op_push_key(op, L);
     if (lua_isnil(L, 3))
         return luaL_error(L, "ctx.state of a keyed operator exists only "
@@ -148,13 +149,15 @@ static int ctx_index(lua_State *L) {
     return 1;
 }
 
-/* __newindex(ctx, k, v): a plain rawset. Assigning ctx.key makes the
- * operator eager (eddy_op_set_key), so the next call sets it again, as
- * for any script that reads it. [-0, +0, m] */
+/* __newindex(ctx, k, v): a plain rawset. Assigning ctx.key or ctx.state
+ * makes the operator eager for it (eddy_op_set_key, state_arg_push), so
+ * the next call sets the field again and this one's writeback files the
+ * new state. Upvalues: the operator, "key", "state". [-0, +0, m] */
 static int ctx_newindex(lua_State *L) {
     eddy_op *op = eddy_op_of_ctx(L);
     lua_settop(L, 3);
     if (lua_rawequal(L, 2, lua_upvalueindex(2))) op->key_eager = 1;
+    if (lua_rawequal(L, 2, lua_upvalueindex(3))) op->state_eager = 1;
     lua_rawset(L, 1);
     return 0;
 }
@@ -181,7 +184,8 @@ static void ctx_push_new(lua_State *L, eddy_op *op) {
         lua_setfield(L, -2, "__index");
         lua_pushlightuserdata(L, op);
         lua_pushliteral(L, "key");
-        lua_pushcclosure(L, ctx_newindex, 2);
+        lua_pushliteral(L, "state");
+        lua_pushcclosure(L, ctx_newindex, 3);
         lua_setfield(L, -2, "__newindex");
         lua_setmetatable(L, -2);
     } else {
@@ -222,6 +226,7 @@ static int op_load_script(eddy_op *op, lua_State *L, char *err, size_t n) {
         lua_pop(L, 2);
         return -1;
     }
+    op->state_arg = eddy_op_wants_state(L, -1);
     op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_getfield(L, -1, "version");
     int bad = !lua_isnil(L, -1) && !lua_isinteger(L, -1);
@@ -267,6 +272,7 @@ static int op_configure(eddy_op *op, lua_State *L, int desc, char *err,
                  op->name);
         return -1;
     }
+    op->state_arg = eddy_op_wants_state(L, -1);
     op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }

@@ -37,6 +37,8 @@ struct eddy_op {
     size_t key_len;   /* into the key's Lua string, alive on the stack */
     lua_Integer key_i; /* during the call) or an integer */
     int key_eager;    /* the script reads ctx.key: each call sets it raw */
+    int state_arg;    /* process takes a third parameter: the state */
+    int state_eager;  /* the script touched ctx.state: each call sets it */
     const void *handed; /* the state ctx_index handed out in this call */
     eddy_buf kbuf, vbuf;  /* checkpoint scratch (owned: survives errors) */
     int str_state, str_key; /* refs to "state" and "key": pushing a C
@@ -69,6 +71,9 @@ eddy_op *eddy_op_of_ctx(lua_State *L);
  * LUA_TNIL. [-0, +0, m] */
 void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key);
 void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key);
+/* Whether the function at idx declares a third parameter (process(ev,
+ * ctx, state)). [-0, +0, -] */
+int eddy_op_wants_state(lua_State *L, int idx);
 /* Makes the key at index key of L the key in hand (0: none), as ctx.key
  * of the ctx at index ctx. [-0, +0, m] */
 void eddy_op_set_key(eddy_op *op, lua_State *L, int ctx, int key);

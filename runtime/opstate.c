@@ -164,15 +164,16 @@ static int lookup_cold(eddy_opstate *s, lua_State *L, int key, char *err,
     return 0;
 }
 
-void eddy_opstate_fetch(eddy_opstate *s, lua_State *L, int key) {
-    char err[512];
+int eddy_opstate_get(eddy_opstate *s, lua_State *L, int key, char *err,
+                     size_t errlen) {
     key = lua_absindex(L, key);
     int t = tget(L, s->hot_ref, key);
-    if (t == LUA_TTABLE) return;
+    if (t == LUA_TTABLE) return 0;
     lua_pop(L, 1);
-    if (t == LUA_TNIL && lookup_cold(s, L, key, err, sizeof err) != 0)
-        luaL_error(L, "%s: the stored state of this key is unreadable: %s",
-                   s->name, err);
+    if (t == LUA_TNIL && lookup_cold(s, L, key, err, errlen) != 0) {
+        lua_pop(L, 1);
+        return -1;
+    }
     if (t != LUA_TNIL || !lua_istable(L, -1)) {
         if (t == LUA_TNIL) lua_pop(L, 1);
         lua_newtable(L);
@@ -180,6 +181,14 @@ void eddy_opstate_fetch(eddy_opstate *s, lua_State *L, int key) {
     /* stack: st */
     lua_pushvalue(L, -1);
     eddy_opstate_put(s, L, key);
+    return 0;
+}
+
+void eddy_opstate_fetch(eddy_opstate *s, lua_State *L, int key) {
+    char err[512];
+    if (eddy_opstate_get(s, L, key, err, sizeof err) != 0)
+        luaL_error(L, "%s: the stored state of this key is unreadable: %s",
+                   s->name, err);
 }
 
 int eddy_opstate_peek(eddy_opstate *s, lua_State *L, int key, char *err,

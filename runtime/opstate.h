@@ -31,6 +31,10 @@ void eddy_opstate_push_hot(eddy_opstate *s, lua_State *L);
  * and marks the key changed. Raises on an unreadable stored state.
  * [-0, +1, e] */
 void eddy_opstate_fetch(eddy_opstate *s, lua_State *L, int key);
+/* The same without raising: 0 with the state pushed, or -1 with nothing
+ * pushed and the reason in err (an unreadable stored state). [-0, +(0|1), m] */
+int eddy_opstate_get(eddy_opstate *s, lua_State *L, int key, char *err,
+                     size_t errlen);
 /* Sets the key's state to the value at the top and pops it; nil or false
  * deletes the key. [-1, +0, m] */
 void eddy_opstate_put(eddy_opstate *s, lua_State *L, int key);

@@ -134,6 +134,8 @@ static int swap_in(eddy_op *op, lua_State *L, int mod, char *err, size_t n) {
     int old_mod = op->mod_ref, old_fn = op->fn_ref;
     lua_pushvalue(L, mod);
     op->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    int old_arg = op->state_arg;
+    op->state_arg = eddy_op_wants_state(L, migrating ? -2 : -1);
     lua_pushvalue(L, migrating ? -2 : -1);
     op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (eddy_op_call_open(op) != 0) { /* back to the old version */
@@ -142,6 +144,7 @@ static int swap_in(eddy_op *op, lua_State *L, int mod, char *err, size_t n) {
         luaL_unref(L, LUA_REGISTRYINDEX, op->fn_ref);
         op->mod_ref = old_mod;
         op->fn_ref = old_fn;
+        op->state_arg = old_arg;
         lua_pop(L, 1 + migrating);
         return -1;
     }

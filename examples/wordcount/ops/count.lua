@@ -2,10 +2,9 @@
 -- running count.
 local M = {}
 
-function M.process(word, ctx)
-  local st = ctx.state
-  local n = (st.n or 0) + 1
-  st.n = n
+function M.process(word, ctx, state)
+  local n = (state.n or 0) + 1
+  state.n = n
   ctx:emit({ word = word, count = n })
 end
 
