@@ -340,13 +340,12 @@ static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushvalue(L, ev);
     lua_pushvalue(L, ctx);
-    int nargs = 2;
+    int nargs = 2 + op->state_arg;
     if (op->state_arg && push_state_arg(op, L, ctx, key, msg, sizeof msg)) {
         eddy_op_error(op, L, ev, key, msg);
         op->key_type = LUA_TNIL;
         return;
     }
-    if (op->state_arg) nargs = 3;
     /* stack: handler key ctx hot fn ev ctx [st] */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
     int rc = eddy_vm_pcall(op->vm, h, nargs, nres);
