@@ -166,12 +166,16 @@ static int lookup_cold(eddy_opstate *s, lua_State *L, int key, char *err,
 
 int eddy_opstate_get(eddy_opstate *s, lua_State *L, int key, char *err,
                      size_t errlen) {
+    char why[512];
     key = lua_absindex(L, key);
     int t = tget(L, s->hot_ref, key);
     if (t == LUA_TTABLE) return 0;
     lua_pop(L, 1);
-    if (t == LUA_TNIL && lookup_cold(s, L, key, err, errlen) != 0) {
+    if (t == LUA_TNIL && lookup_cold(s, L, key, why, sizeof why) != 0) {
         lua_pop(L, 1);
+        snprintf(err, errlen,
+                 "%s: the stored state of this key is unreadable: %s", s->name,
+                 why);
         return -1;
     }
     if (t != LUA_TNIL || !lua_istable(L, -1)) {
@@ -185,10 +189,9 @@ int eddy_opstate_get(eddy_opstate *s, lua_State *L, int key, char *err,
 }
 
 void eddy_opstate_fetch(eddy_opstate *s, lua_State *L, int key) {
-    char err[512];
+    char err[768];
     if (eddy_opstate_get(s, L, key, err, sizeof err) != 0)
-        luaL_error(L, "%s: the stored state of this key is unreadable: %s",
-                   s->name, err);
+        luaL_error(L, "%s", err);
 }
 
 int eddy_opstate_peek(eddy_opstate *s, lua_State *L, int key, char *err,

@@ -32,7 +32,8 @@ void eddy_opstate_push_hot(eddy_opstate *s, lua_State *L);
  * [-0, +1, e] */
 void eddy_opstate_fetch(eddy_opstate *s, lua_State *L, int key);
 /* The same without raising: 0 with the state pushed, or -1 with nothing
- * pushed and the reason in err (an unreadable stored state). [-0, +(0|1), m] */
+ * pushed and the message fetch would raise in err (an unreadable stored
+ * state). [-0, +(0|1), m] */
 int eddy_opstate_get(eddy_opstate *s, lua_State *L, int key, char *err,
                      size_t errlen);
 /* Sets the key's state to the value at the top and pops it; nil or false

@@ -87,6 +87,32 @@ describe("the state argument", function()
     assert.same({ total = 7 }, o:state())
   end)
 
+  it("sends an event whose stored state is unreadable to the dead letters, either way the script takes its state", function()
+    for _, script in ipairs({ "plain.lua", "two.lua" }) do
+      local o = testing.operator(DIR .. script, { keyed = true })
+      o:push({}, { key = "a" })
+      o:push({}, { key = "b" })
+      local snap = o:checkpoint()
+      local hit = 0
+      for _, rec in ipairs(snap.snapshot.records) do
+        if rec[1]:find("\0sa$") then rec[2] = "\1\255not a state"; hit = hit + 1 end
+      end
+      assert.equal(1, hit, "the snapshot holds key a's state")
+      local again = testing.operator(DIR .. script,
+        { keyed = true, restore = snap, on_error = "dead_letter" })
+      again:output()
+      again:push({}, { key = "a" })
+      again:push({}, { key = "b" })
+      local dead = again:dead_letters()
+      assert.equal(1, #dead, script)
+      assert.matches("unreadable", dead[1].error, 1, true)
+      assert.equal("a", dead[1].key)
+      local out = again:output()
+      assert.equal(1, #out, script)
+      assert.matches("^b .*2$", out[1])
+    end
+  end)
+
   it("comes and goes with a reload that adds or drops the parameter", function()
     local o = testing.operator(DIR .. "two.lua", { keyed = true })
     o:push({}, { key = "a" })
