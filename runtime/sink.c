@@ -22,7 +22,11 @@
 #include "log.h"
 #include "memio.h"
 
-#define SINK_FLUSH (256 * 1024)
+/* Small enough that the buffer stays in the core's cache between flushes:
+ * at 256 KiB, writing through it evicted the job's own data (the word
+ * count took 31% more last-level misses in callgrind's model of a 1 MiB
+ * cache; 16 and 32 KiB did equally well). A write per 32 KiB costs little. */
+#define SINK_FLUSH (32 * 1024)
 
 struct eddy_sink {
     eddy_job *job;

@@ -22,7 +22,10 @@
 #include "log.h"
 #include "source.h"
 
-#define CHUNK (256 * 1024)
+/* Bytes read per callback: small enough to stay in cache while its lines
+ * are handled (see SINK_FLUSH in sink.c), and a bound on the time one
+ * busy source holds the loop. */
+#define CHUNK (32 * 1024)
 #define FOLLOW_POLL_S 0.05
 
 typedef struct file_src {
