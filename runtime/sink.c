@@ -36,6 +36,7 @@ struct eddy_sink {
     int restore;          /* reopen at restore_len instead of emptying */
     uint64_t restore_len;
     uint64_t length;      /* bytes in the file (after the last flush) */
+    uint64_t started;     /* bytes whose writeback has been started */
     eddy_buf buf;
     unsigned long long count;
     eddy_capture *cap;    /* testing kit: records kept in memory (not
@@ -96,6 +97,26 @@ static void sink_side_push(void *self, lua_State *L, int ev, const char *side) {
     }
 }
 
+/* Every WRITEBACK_STEP bytes written to a file it owns, the sink asks the
+ * kernel to start writing them to disk (sync_file_range, which does not
+ * wait), as RocksDB's bytes_per_sync does. The fdatasync of the next
+ * checkpoint, or of a clean shutdown, then finds little left to write:
+ * the word count's final sync of 178 MB took 0.21 s without it. Nothing
+ * depends on it for correctness: durability still comes from fdatasync. */
+#define WRITEBACK_STEP (1024 * 1024)
+
+static void start_writeback(eddy_sink *s) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (!s->own_fd || s->length - s->started < WRITEBACK_STEP) return;
+    (void)sync_file_range(s->fd, (off64_t)s->started,
+                          (off64_t)(s->length - s->started),
+                          SYNC_FILE_RANGE_WRITE);
+    s->started = s->length;
+#else
+    (void)s;
+#endif
+}
+
 int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen) {
     size_t off = 0;
     while (off < s->buf.len) {
@@ -112,6 +133,7 @@ int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen) {
         s->length += (uint64_t)w;
     }
     eddy_buf_reset(&s->buf);
+    start_writeback(s);
     return 0;
 }
 
@@ -170,7 +192,7 @@ static int sink_cut(eddy_sink *s, char *err, size_t n) {
                  s->path, strerror(errno));
         return -1;
     }
-    s->length = s->restore_len;
+    s->length = s->started = s->restore_len;
     return 0;
 }
 
@@ -192,7 +214,7 @@ int eddy_sink_open(eddy_sink *s, char *err, size_t n) {
         return -1;
     }
     s->own_fd = 1;
-    s->length = 0;
+    s->length = s->started = 0;
     return s->restore ? sink_cut(s, err, n) : 0;
 }
 
