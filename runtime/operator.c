@@ -152,12 +152,12 @@ static int ctx_index(lua_State *L) {
 /* __newindex(ctx, k, v): a plain rawset. Assigning ctx.key or ctx.state
  * makes the operator eager for it (eddy_op_set_key, state_arg_push), so
  * the next call sets the field again and this one's writeback files the
- * new state. Upvalues: the operator, "key", "state". [-0, +0, m] */
+ * new state. Upvalues as ctx_index's. [-0, +0, m] */
 static int ctx_newindex(lua_State *L) {
     eddy_op *op = eddy_op_of_ctx(L);
     lua_settop(L, 3);
-    if (lua_rawequal(L, 2, lua_upvalueindex(2))) op->key_eager = 1;
-    if (lua_rawequal(L, 2, lua_upvalueindex(3))) op->state_eager = 1;
+    if (lua_rawequal(L, 2, lua_upvalueindex(2))) op->state_eager = 1;
+    if (lua_rawequal(L, 2, lua_upvalueindex(3))) op->key_eager = 1;
     lua_rawset(L, 1);
     return 0;
 }
@@ -183,8 +183,8 @@ static void ctx_push_new(lua_State *L, eddy_op *op) {
         lua_pushcclosure(L, ctx_index, 3);
         lua_setfield(L, -2, "__index");
         lua_pushlightuserdata(L, op);
-        lua_pushliteral(L, "key");
         lua_pushliteral(L, "state");
+        lua_pushliteral(L, "key");
         lua_pushcclosure(L, ctx_newindex, 3);
         lua_setfield(L, -2, "__newindex");
         lua_setmetatable(L, -2);

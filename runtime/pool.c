@@ -25,10 +25,6 @@ typedef struct eddy_slab {
     struct eddy_slab *next;
 } slab;
 
-static inline size_t size_class(size_t n) {
-    return (n - 1) / GRAIN;
-}
-
 eddy_pool *eddy_pool_new(void) {
     return calloc(1, sizeof(eddy_pool));
 }
@@ -44,7 +40,7 @@ void eddy_pool_free(eddy_pool *p) {
 }
 
 int eddy_pool_same(size_t a, size_t b) {
-    return size_class(a) == size_class(b);
+    return eddy_pool_class(a) == eddy_pool_class(b);
 }
 
 /* Starts a new slab (the old one's tail, under EDDY_POOL_MAX, is left). */

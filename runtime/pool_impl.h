@@ -15,12 +15,17 @@ struct eddy_pool {
     struct eddy_slab *slabs;      /* every slab, for eddy_pool_free */
 };
 
+/* The size class of an n-byte block (1 <= n <= EDDY_POOL_MAX). */
+static inline size_t eddy_pool_class(size_t n) {
+    return (n - 1) / EDDY_POOL_GRAIN;
+}
+
 /* The slow path of eddy_pool_take: the block comes from a new slab. */
 void *eddy_pool_take_slow(eddy_pool *p, size_t n);
 
 /* The same as eddy_pool_alloc and eddy_pool_release, inline. */
 static inline void *eddy_pool_take(eddy_pool *p, size_t n) {
-    size_t c = (n - 1) / EDDY_POOL_GRAIN, size = (c + 1) * EDDY_POOL_GRAIN;
+    size_t c = eddy_pool_class(n), size = (c + 1) * EDDY_POOL_GRAIN;
     void *b = p->free[c];
     if (b != NULL) {
         p->free[c] = *(void **)b;
@@ -34,7 +39,7 @@ static inline void *eddy_pool_take(eddy_pool *p, size_t n) {
 }
 
 static inline void eddy_pool_give(eddy_pool *p, void *block, size_t n) {
-    size_t c = (n - 1) / EDDY_POOL_GRAIN;
+    size_t c = eddy_pool_class(n);
     *(void **)block = p->free[c];
     p->free[c] = block;
 }
