@@ -3,7 +3,7 @@
  * A stream job allocates and frees a few small blocks per event (the event
  * table and its node array, output tables, strings) next to long-lived
  * ones (per-key state). Serving blocks up to EDDY_POOL_MAX bytes from
- * per-size-class free lists (16-byte classes) costs a few instructions
+ * per-size-class free lists (8-byte classes) costs a few instructions
  * instead of a trip through malloc and free, and keeps same-sized objects
  * together. Blocks are cut from 64 KiB slabs; a freed block goes back on
  * its class's list (linked through its first word) and is never returned

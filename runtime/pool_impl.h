@@ -6,7 +6,6 @@
 
 #include "pool.h"
 
-#define EDDY_POOL_GRAIN 16
 #define EDDY_POOL_NCLASS (EDDY_POOL_MAX / EDDY_POOL_GRAIN)
 
 struct eddy_pool {

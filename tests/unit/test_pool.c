@@ -21,10 +21,10 @@ int main(void) {
     for (int i = 0; i < N; i++) { /* ~20000 blocks: several slabs */
         len[i] = 1 + (size_t)(i * 7919) % EDDY_POOL_MAX;
         blk[i] = eddy_pool_alloc(p, len[i]);
-        aligned &= blk[i] != NULL && ((uintptr_t)blk[i] % 16) == 0;
+        aligned &= blk[i] != NULL && ((uintptr_t)blk[i] % EDDY_POOL_GRAIN) == 0;
         memset(blk[i], i & 0xff, len[i]);
     }
-    TAP_OK(aligned, "every block is 16-byte aligned");
+    TAP_OK(aligned, "every block is aligned as Lua needs (8 bytes)");
     for (int i = 0; i < N; i++)
         for (size_t j = 0; j < len[i]; j++) filled &= blk[i][j] == (i & 0xff);
     TAP_OK(filled, "blocks do not overlap (each keeps its own bytes)");
@@ -32,9 +32,12 @@ int main(void) {
     eddy_pool_release(p, a, 40);
     TAP_OK(eddy_pool_alloc(p, 33) == a,
            "a freed block is reused for its class");
-    TAP_OK(eddy_pool_same(17, 32) && !eddy_pool_same(16, 17) &&
+    TAP_OK(EDDY_POOL_GRAIN >= sizeof(lua_Number) &&
+               EDDY_POOL_GRAIN >= sizeof(void *) &&
+               eddy_pool_same(9, 16) && !eddy_pool_same(8, 9) &&
+               eddy_pool_same(57, 64) && !eddy_pool_same(56, 57) &&
                eddy_pool_same(EDDY_POOL_MAX - 1, EDDY_POOL_MAX),
-           "size classes are 16 bytes wide");
+           "size classes are 8 bytes wide: a 56-byte table wastes nothing");
     for (int i = 0; i < N; i += 2) eddy_pool_release(p, blk[i], len[i]);
     int reused = 0;
     for (int i = 0; i < N; i += 2) {
