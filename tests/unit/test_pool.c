@@ -52,6 +52,22 @@ int main(void) {
            "freeing and reallocating half leaves the other half intact");
     eddy_pool_free(p);
 
+    /* A slab is one 2 MiB-aligned range (what a huge page can back): the
+     * first blocks of a new pool share its 2 MiB window, up to its end. */
+    p = eddy_pool_new();
+    uintptr_t first = (uintptr_t)eddy_pool_alloc(p, EDDY_POOL_MAX), last = 0;
+    int same = 1;
+    for (int i = 1; i < 8000; i++) { /* ~2 MiB of 256-byte blocks */
+        uintptr_t b = (uintptr_t)eddy_pool_alloc(p, EDDY_POOL_MAX);
+        if (b / (2u << 20) != first / (2u << 20)) break;
+        same &= b > last;
+        last = b;
+    }
+    TAP_OK(first % EDDY_POOL_GRAIN == 0 && same &&
+               (last - first) / EDDY_POOL_MAX >= 8000 - 16,
+           "a slab fills one 2 MiB-aligned window");
+    eddy_pool_free(p);
+
     eddy_vm *vm = eddy_vm_new();
     lua_State *L = eddy_vm_state(vm);
     const char *churn =
