@@ -18,8 +18,8 @@ typedef struct eddy_pool eddy_pool;
 eddy_pool *eddy_pool_new(void);
 /* Frees every slab: all blocks handed out become invalid. */
 void eddy_pool_free(eddy_pool *p);
-/* A block of n bytes (1 <= n <= EDDY_POOL_MAX, EDDY_POOL_GRAIN-aligned), or NULL
- * when out of memory. */
+/* A block of n bytes (1 <= n <= EDDY_POOL_MAX, EDDY_POOL_GRAIN-aligned), or
+ * NULL when out of memory. */
 void *eddy_pool_alloc(eddy_pool *p, size_t n);
 /* Gives back a block that eddy_pool_alloc returned for the same n. */
 void eddy_pool_release(eddy_pool *p, void *block, size_t n);

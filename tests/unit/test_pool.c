@@ -33,9 +33,9 @@ int main(void) {
     TAP_OK(eddy_pool_alloc(p, 33) == a,
            "a freed block is reused for its class");
     TAP_OK(EDDY_POOL_GRAIN >= sizeof(lua_Number) &&
-               EDDY_POOL_GRAIN >= sizeof(void *) &&
-               eddy_pool_same(9, 16) && !eddy_pool_same(8, 9) &&
-               eddy_pool_same(57, 64) && !eddy_pool_same(56, 57) &&
+               EDDY_POOL_GRAIN >= sizeof(void *) && eddy_pool_same(9, 16) &&
+               !eddy_pool_same(8, 9) && eddy_pool_same(57, 64) &&
+               !eddy_pool_same(56, 57) &&
                eddy_pool_same(EDDY_POOL_MAX - 1, EDDY_POOL_MAX),
            "size classes are 8 bytes wide: a 56-byte table wastes nothing");
     for (int i = 0; i < N; i += 2) eddy_pool_release(p, blk[i], len[i]);
