@@ -101,23 +101,19 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
     lua_getfield(L, -1, "on_timer");
     lua_remove(L, -2);
+    int rc = 0;
     if (!lua_isfunction(L, -1)) {
         eddy_warn("operator %s: a timer fired but the script has no "
                   "on_timer function", op->name);
-        eddy_op_writeback(op, L, ctx, key);
-        if (op->state_arg && !op->state_eager)
-            eddy_op_ctx_settle(op, L, ctx);
-        op->key_type = LUA_TNIL;
-        lua_settop(L, top);
-        return;
+    } else {
+        lua_pushinteger(L, when);
+        lua_pushvalue(L, ctx);
+        lua_pushstring(L, timer_kinds[kind]);
+        /* stack: handler ctx on_timer when ctx kind */
+        eddy_job_set_timestamp(op->job, kind == EDDY_TIMER_EVENT, when);
+        eddy_job_set_origin(op->job, NULL, 0);
+        rc = eddy_vm_pcall(op->vm, h, 3, 0);
     }
-    lua_pushinteger(L, when);
-    lua_pushvalue(L, ctx);
-    lua_pushstring(L, timer_kinds[kind]);
-    /* stack: handler ctx on_timer when ctx kind */
-    eddy_job_set_timestamp(op->job, kind == EDDY_TIMER_EVENT, when);
-    eddy_job_set_origin(op->job, NULL, 0);
-    int rc = eddy_vm_pcall(op->vm, h, 3, 0);
     eddy_op_writeback(op, L, ctx, key);
     if (rc != 0) {
         timer_event(L, when, kind);

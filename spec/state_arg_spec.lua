@@ -63,6 +63,16 @@ describe("the state argument", function()
     assert.same({ "a 1", "a timer 1", "b same true", "b 1", "a 2" }, o:output())
   end)
 
+  it("is left alone by a timer of a script with no on_timer, and ctx is left clean", function()
+    local o = testing.operator(DIR .. "notimer.lua", { keyed = true })
+    o:push({ at = 100 }, { key = "a" })
+    o:advance(200) -- fires a's timer: logged, nothing to call
+    o:push({ same = true }, { key = "b" })
+    o:push({}, { key = "a" })
+    assert.same({ "a 1", "b same true", "b 1", "a 2" }, o:output())
+    assert.same({ n = 2 }, o:state("a"))
+  end)
+
   it("keeps what the call did to it when the call fails, and on_error sees it", function()
     local o = op()
     o:push({}, { key = "a" })
