@@ -83,12 +83,17 @@ install: all
 	install -m 644 lua/eddy/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/eddy/
 	install -m 755 $(COREMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/eddy/core.so
 
+# C sources kept in .clang-format's style: `make format` rewrites them,
+# `make lint` fails when one has drifted.
+FORMATTED = runtime/*.c runtime/*.h tests/unit/*.c bench/*.c
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I runtime $(LUA_CFLAGS) runtime tests/unit
+	clang-format --dry-run --Werror $(FORMATTED)
 
 format:
-	clang-format -i runtime/*.c runtime/*.h tests/unit/*.c
+	clang-format -i $(FORMATTED)
 
 # The kill -9 crash test, longer.
 soak: all

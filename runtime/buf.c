@@ -78,4 +78,6 @@ void eddy_buf_consume(eddy_buf *b, size_t n) {
     b->len -= n;
 }
 
-void eddy_buf_reset(eddy_buf *b) { b->len = 0; }
+void eddy_buf_reset(eddy_buf *b) {
+    b->len = 0;
+}

@@ -33,15 +33,15 @@ struct eddy_ckpt {
     eddy_graph *graph;
     eddy_store *store;
     struct ev_loop *loop;
-    char *dir;                /* the state dir */
+    char *dir; /* the state dir */
     int64_t interval_ms;
     int64_t event_time_ms, wm_bucket; /* last multiple the watermark passed */
-    eddy_alarm *timer;        /* the periodic trigger (NULL: none) */
+    eddy_alarm *timer;                /* the periodic trigger (NULL: none) */
     ev_async done;
     uint64_t last_id;
     unsigned long failures;
-    eddy_ckpt_stats st;       /* for metrics (failed: see failures) */
-    const char *queued;       /* a trigger waiting for the write in flight */
+    eddy_ckpt_stats st; /* for metrics (failed: see failures) */
+    const char *queued; /* a trigger waiting for the write in flight */
     /* the checkpoint in flight */
     int in_flight;
     uint64_t id;
@@ -54,18 +54,21 @@ struct eddy_ckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     eddy_batch *batch;
-    eddy_buf rbuf;            /* the record's bytes (owned: survives errors) */
-    char err[1024];           /* why serializing failed */
+    eddy_buf rbuf;  /* the record's bytes (owned: survives errors) */
+    char err[1024]; /* why serializing failed */
     int fds[MAX_FDS];
     int nfds;
     char werr[512];
 };
 
-static void write_sidecar(const char *dir, const char *name,
-                          const char *value);
+static void write_sidecar(const char *dir, const char *name, const char *value);
 
-uint64_t eddy_ckpt_last(const eddy_ckpt *c) { return c->last_id; }
-unsigned long eddy_ckpt_failures(const eddy_ckpt *c) { return c->failures; }
+uint64_t eddy_ckpt_last(const eddy_ckpt *c) {
+    return c->last_id;
+}
+unsigned long eddy_ckpt_failures(const eddy_ckpt *c) {
+    return c->failures;
+}
 void eddy_ckpt_get_stats(const eddy_ckpt *c, eddy_ckpt_stats *st) {
     *st = c->st;
     st->failed = c->failures;
@@ -153,8 +156,8 @@ static int serialize(lua_State *L, void *ud) {
     size_t n = sizeof c->err;
     lua_newtable(L);
     int rec = lua_gettop(L);
-    if (eddy_graph_snapshot(c->graph, L, rec, c->batch, &c->keys, c->err,
-                            n) != 0)
+    if (eddy_graph_snapshot(c->graph, L, rec, c->batch, &c->keys, c->err, n) !=
+        0)
         return -1;
     if (eddy_job_snapshot_extra(c->job, L, rec, c->err, n) != 0 ||
         put_record(c, L, rec, c->err, n) != 0) {
@@ -181,8 +184,8 @@ static int begin(eddy_ckpt *c, const char *trigger) {
         c->failures++;
         c->st.last_failed = 1;
         eddy_error("checkpoint %llu (%s) failed: %s; the previous checkpoint "
-                   "stays in effect", (unsigned long long)c->id, trigger,
-                   c->err);
+                   "stays in effect",
+                   (unsigned long long)c->id, trigger, c->err);
         eddy_batch_free(c->batch);
         c->batch = NULL;
         return -1;
@@ -205,8 +208,8 @@ static void complete(eddy_ckpt *c, int rc, const char *werr) {
         c->st.last_failed = 1;
         eddy_graph_rollback(c->graph);
         eddy_error("checkpoint %llu (%s) failed: %s; the previous checkpoint "
-                   "stays in effect", (unsigned long long)c->id, c->trigger,
-                   werr);
+                   "stays in effect",
+                   (unsigned long long)c->id, c->trigger, werr);
         return;
     }
     eddy_graph_commit(c->graph);
@@ -221,8 +224,9 @@ static void complete(eddy_ckpt *c, int rc, const char *werr) {
     snprintf(id, sizeof id, "%llu\n", (unsigned long long)c->id);
     write_sidecar(c->dir, "LAST", id);
     eddy_info("checkpoint %llu (%s): %zu keys, %zu bytes, paused %lld ms, "
-              "durable after %lld ms", (unsigned long long)c->id, c->trigger,
-              c->keys, c->bytes, (long long)c->pause_ms,
+              "durable after %lld ms",
+              (unsigned long long)c->id, c->trigger, c->keys, c->bytes,
+              (long long)c->pause_ms,
               (long long)(eddy_clock_mono_ms() - c->t0));
 }
 
@@ -293,8 +297,7 @@ static void drain(eddy_ckpt *c) {
     complete(c, rc, werr);
 }
 
-int eddy_ckpt_now(eddy_ckpt *c, const char *trigger, char *err,
-                  size_t errlen) {
+int eddy_ckpt_now(eddy_ckpt *c, const char *trigger, char *err, size_t errlen) {
     drain(c);
     if (begin(c, trigger) != 0) {
         snprintf(err, errlen, "%s", c->err);
@@ -358,15 +361,19 @@ static int stamp_format(eddy_ckpt *c, const char *dir, char *err,
     int empty = it && !eddy_iter_next(it, &k, &kn, &v, &vn);
     eddy_iter_free(it);
     if (!empty) {
-        snprintf(err, errlen, "state dir %s holds data that eddy did not "
-                 "write (no format marker); nothing was changed", dir);
+        snprintf(err, errlen,
+                 "state dir %s holds data that eddy did not "
+                 "write (no format marker); nothing was changed",
+                 dir);
         return -1;
     }
     char mark[64];
     if (read_sidecar(dir, "FORMAT", mark, sizeof mark)) {
-        snprintf(err, errlen, "state dir %s is corrupted: its database lost "
+        snprintf(err, errlen,
+                 "state dir %s is corrupted: its database lost "
                  "the eddy state it held (it opened empty); nothing was "
-                 "changed, restore it from a backup or move it away", dir);
+                 "changed, restore it from a backup or move it away",
+                 dir);
         return -1;
     }
     eddy_batch *b = eddy_batch_new();
@@ -386,10 +393,12 @@ static int check_format(eddy_ckpt *c, const char *dir, eddy_buf *v, char *err,
     if (rc == 0) return stamp_format(c, dir, err, errlen) == 0 ? 0 : -1;
     if (v->len != strlen(EDDY_STATE_FORMAT) ||
         memcmp(v->data, EDDY_STATE_FORMAT, v->len) != 0) {
-        snprintf(err, errlen, "state dir %s was written by an incompatible "
+        snprintf(err, errlen,
+                 "state dir %s was written by an incompatible "
                  "eddy (format \"%.*s\", this eddy reads \"%s\"); nothing "
-                 "was changed", dir, (int)(v->len < 40 ? v->len : 40),
-                 v->data, EDDY_STATE_FORMAT);
+                 "was changed",
+                 dir, (int)(v->len < 40 ? v->len : 40), v->data,
+                 EDDY_STATE_FORMAT);
         return -1;
     }
     return 1;
@@ -407,8 +416,10 @@ static int apply(eddy_ckpt *c, const char *dir, uint64_t id, eddy_buf *v,
     else if (rc == 1)
         rc = -1;
     if (rc != 1) {
-        snprintf(err, errlen, "state dir %s: checkpoint %llu is %s (%s); "
-                 "nothing was changed", dir, (unsigned long long)id,
+        snprintf(err, errlen,
+                 "state dir %s: checkpoint %llu is %s (%s); "
+                 "nothing was changed",
+                 dir, (unsigned long long)id,
                  rc == 0 ? "missing" : "unreadable", rc == 0 ? "" : why);
         return -1;
     }
@@ -426,8 +437,7 @@ static int apply(eddy_ckpt *c, const char *dir, uint64_t id, eddy_buf *v,
     return rc;
 }
 
-int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
-                      size_t errlen) {
+int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err, size_t errlen) {
     free(c->dir);
     c->dir = strdup(dir);
     eddy_buf v;
@@ -441,16 +451,19 @@ int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
             known = strtoull(last, NULL, 10);
         if (rc == 1 && v.len == 8) c->last_id = get_be64(v.data);
         if (rc >= 0 && c->last_id < known) {
-            snprintf(err, errlen, "state dir %s is corrupted: checkpoint %llu "
+            snprintf(err, errlen,
+                     "state dir %s is corrupted: checkpoint %llu "
                      "completed but its database holds only up to %llu; "
-                     "nothing was changed", dir, known,
-                     (unsigned long long)c->last_id);
+                     "nothing was changed",
+                     dir, known, (unsigned long long)c->last_id);
             rc = -1;
         } else if (rc == 1 && v.len == 8) {
             rc = apply(c, dir, c->last_id, &v, err, errlen);
         } else if (rc == 1) {
-            snprintf(err, errlen, "state dir %s: the last-checkpoint pointer "
-                     "is corrupted; nothing was changed", dir);
+            snprintf(err, errlen,
+                     "state dir %s: the last-checkpoint pointer "
+                     "is corrupted; nothing was changed",
+                     dir);
             rc = -1;
         }
     }
@@ -458,8 +471,10 @@ int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
     if (rc < 0 && strncmp(err, "state dir ", 10) != 0) {
         char why[1024];
         snprintf(why, sizeof why, "%s", err);
-        snprintf(err, errlen, "state dir %s cannot be read, it may be "
-                 "corrupted; nothing was changed (%s)", dir, why);
+        snprintf(err, errlen,
+                 "state dir %s cannot be read, it may be "
+                 "corrupted; nothing was changed (%s)",
+                 dir, why);
     }
     return rc < 0 ? -1 : 0;
 }
@@ -479,9 +494,8 @@ eddy_ckpt *eddy_ckpt_new(eddy_job *job, eddy_graph *g, eddy_store *store,
     pthread_cond_init(&c->cv, NULL);
     ev_async_init(&c->done, on_done);
     c->done.data = c;
-    if (interval_ms > 0 &&
-        (c->timer = eddy_alarm_new(eddy_job_clock(job), on_timer, c, 1)) ==
-            NULL) {
+    if (interval_ms > 0 && (c->timer = eddy_alarm_new(
+                                eddy_job_clock(job), on_timer, c, 1)) == NULL) {
         free(c);
         return NULL;
     }
@@ -498,8 +512,8 @@ void eddy_ckpt_start(eddy_ckpt *c) {
     ev_async_start(c->loop, &c->done);
     ev_unref(c->loop); /* the writer's wake-up alone keeps nothing alive */
     if (c->timer)
-        eddy_alarm_set(c->timer, eddy_clock_now(eddy_job_clock(c->job)) +
-                                     c->interval_ms);
+        eddy_alarm_set(c->timer,
+                       eddy_clock_now(eddy_job_clock(c->job)) + c->interval_ms);
 }
 
 void eddy_ckpt_free(eddy_ckpt *c) {

@@ -25,8 +25,7 @@ void eddy_ckpt_free(eddy_ckpt *c);
  * and rewinds sources, cuts sinks back and attaches the store to operator
  * state. A fresh store is stamped with the format. 0, or -1 with err
  * naming the state dir. */
-int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err,
-                      size_t errlen);
+int eddy_ckpt_recover(eddy_ckpt *c, const char *dir, char *err, size_t errlen);
 /* Arms the periodic trigger on the job's loop. */
 void eddy_ckpt_start(eddy_ckpt *c);
 /* Asks for a checkpoint now ("interval", "signal", ...). If one is being
@@ -34,8 +33,7 @@ void eddy_ckpt_start(eddy_ckpt *c);
 void eddy_ckpt_trigger(eddy_ckpt *c, const char *trigger);
 /* A checkpoint now, written before returning (after any in flight):
  * 0, or -1 with err (logged and counted; the previous one stays). */
-int eddy_ckpt_now(eddy_ckpt *c, const char *trigger, char *err,
-                  size_t errlen);
+int eddy_ckpt_now(eddy_ckpt *c, const char *trigger, char *err, size_t errlen);
 /* The final checkpoint at clean shutdown, written before returning:
  * 0, or -1 with err. */
 int eddy_ckpt_final(eddy_ckpt *c, char *err, size_t errlen);

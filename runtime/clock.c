@@ -16,17 +16,17 @@
 struct eddy_clock {
     struct ev_loop *loop; /* NULL for a simulated clock */
     int64_t sim_ms;
-    eddy_alarm *alarms;   /* simulated: every alarm made on this clock */
+    eddy_alarm *alarms; /* simulated: every alarm made on this clock */
 };
 
 struct eddy_alarm {
     eddy_clock *clock;
     eddy_alarm_fn fn;
     void *data;
-    int64_t at;           /* INT64_MAX: not set */
+    int64_t at; /* INT64_MAX: not set */
     int weak;
-    ev_timer w;           /* real clocks */
-    eddy_alarm *next;     /* simulated clocks, in creation order */
+    ev_timer w;       /* real clocks */
+    eddy_alarm *next; /* simulated clocks, in creation order */
 };
 
 eddy_clock *eddy_clock_new_real(struct ev_loop *loop) {
@@ -41,9 +41,13 @@ eddy_clock *eddy_clock_new_sim(int64_t start_ms) {
     return c;
 }
 
-void eddy_clock_free(eddy_clock *c) { free(c); }
+void eddy_clock_free(eddy_clock *c) {
+    free(c);
+}
 
-int eddy_clock_is_sim(const eddy_clock *c) { return c->loop == NULL; }
+int eddy_clock_is_sim(const eddy_clock *c) {
+    return c->loop == NULL;
+}
 
 int64_t eddy_clock_now(const eddy_clock *c) {
     if (c->loop == NULL) return c->sim_ms;
@@ -139,7 +143,9 @@ void eddy_alarm_set(eddy_alarm *a, int64_t at_ms) {
     if (a->weak) ev_unref(loop);
 }
 
-int64_t eddy_alarm_at(const eddy_alarm *a) { return a->at; }
+int64_t eddy_alarm_at(const eddy_alarm *a) {
+    return a->at;
+}
 
 void eddy_alarm_free(eddy_alarm *a) {
     if (a == NULL) return;

@@ -47,8 +47,10 @@ static int encode_text(lua_State *L, int idx, eddy_buf *b, char *err,
         lua_pop(L, 1);
         return rc;
     default:
-        snprintf(err, errlen, "the lines format cannot write a %s "
-                 "(use format = \"json\")", luaL_typename(L, idx));
+        snprintf(err, errlen,
+                 "the lines format cannot write a %s "
+                 "(use format = \"json\")",
+                 luaL_typename(L, idx));
         return -1;
     }
 }

@@ -38,8 +38,8 @@ static int push_ptr(void *arr, int *n, void *p) {
 }
 
 /* Connects the inputs listed in the node description at desc to to. */
-static int wire(eddy_graph *g, lua_State *L, int desc, eddy_node *to,
-                char *err, size_t errlen) {
+static int wire(eddy_graph *g, lua_State *L, int desc, eddy_node *to, char *err,
+                size_t errlen) {
     lua_getfield(L, desc, "inputs");
     int n = (int)lua_rawlen(L, -1), rc = 0;
     for (int i = 1; i <= n && rc == 0; i++) {
@@ -70,7 +70,8 @@ static eddy_node *build_node(eddy_graph *g, lua_State *L, int desc,
     lua_pop(L, 1); /* the string stays alive in desc */
     if (type && strcmp(type, "source") == 0) {
         eddy_source *s = eddy_source_new(g->job, L, desc, dir, err, errlen);
-        if (s == NULL || push_ptr(&g->sources, &g->nsources, s) != 0) return NULL;
+        if (s == NULL || push_ptr(&g->sources, &g->nsources, s) != 0)
+            return NULL;
         return eddy_source_node(s);
     }
     if (type && strcmp(type, "operator") == 0) {
@@ -200,9 +201,9 @@ void eddy_graph_log_summary(const eddy_graph *g) {
         eddy_op_stats st;
         eddy_op_get_stats(g->ops[i], &st);
         eddy_info("operator %s: %llu in, %llu out, %llu errors (%llu skipped, "
-                  "%llu dead letters), %llu late", eddy_op_name(g->ops[i]),
-                  st.in, st.out, st.errors, st.skipped, st.dead_letters,
-                  st.late);
+                  "%llu dead letters), %llu late",
+                  eddy_op_name(g->ops[i]), st.in, st.out, st.errors, st.skipped,
+                  st.dead_letters, st.late);
     }
 }
 
@@ -288,7 +289,8 @@ void eddy_graph_rollback(eddy_graph *g) {
 int eddy_graph_sink_fds(const eddy_graph *g, int *fds, int max) {
     int n = 0;
     for (int i = 0; i < g->nsinks && n < max; i++)
-        if (eddy_sink_fd(g->sinks[i]) >= 0) fds[n++] = eddy_sink_fd(g->sinks[i]);
+        if (eddy_sink_fd(g->sinks[i]) >= 0)
+            fds[n++] = eddy_sink_fd(g->sinks[i]);
     return n;
 }
 
@@ -371,13 +373,21 @@ int64_t eddy_graph_watermark(const eddy_graph *g) {
     return live ? m : INT64_MIN;
 }
 
-int eddy_graph_nsources(const eddy_graph *g) { return g->nsources; }
-int eddy_graph_nops(const eddy_graph *g) { return g->nops; }
-int eddy_graph_nsinks(const eddy_graph *g) { return g->nsinks; }
+int eddy_graph_nsources(const eddy_graph *g) {
+    return g->nsources;
+}
+int eddy_graph_nops(const eddy_graph *g) {
+    return g->nops;
+}
+int eddy_graph_nsinks(const eddy_graph *g) {
+    return g->nsinks;
+}
 eddy_source *eddy_graph_source_at(const eddy_graph *g, int i) {
     return g->sources[i];
 }
-eddy_op *eddy_graph_op_at(const eddy_graph *g, int i) { return g->ops[i]; }
+eddy_op *eddy_graph_op_at(const eddy_graph *g, int i) {
+    return g->ops[i];
+}
 eddy_sink *eddy_graph_sink_at(const eddy_graph *g, int i) {
     return g->sinks[i];
 }

@@ -35,9 +35,8 @@ void eddy_graph_log_summary(const eddy_graph *g);
  * record table at rec with sources = {name = position} and sinks = {name =
  * committed length}. 0, or -1 with err and every operator rolled back.
  * [-0, +0, m] */
-int eddy_graph_snapshot(eddy_graph *g, lua_State *L, int rec,
-                        eddy_batch *b, size_t *nkeys, char *err,
-                        size_t errlen);
+int eddy_graph_snapshot(eddy_graph *g, lua_State *L, int rec, eddy_batch *b,
+                        size_t *nkeys, char *err, size_t errlen);
 void eddy_graph_commit(eddy_graph *g);
 void eddy_graph_rollback(eddy_graph *g);
 /* File descriptors of file sinks (to make durable before a checkpoint
@@ -45,8 +44,8 @@ void eddy_graph_rollback(eddy_graph *g);
 int eddy_graph_sink_fds(const eddy_graph *g, int *fds, int max);
 /* Recovery, before start: positions and sink lengths from the record at
  * rec, state from store. 0, or -1 with err. [-0, +0, m] */
-int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec,
-                       eddy_store *store, char *err, size_t errlen);
+int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
+                       char *err, size_t errlen);
 /* SIGHUP: reloads every operator script (failures keep the old one). */
 void eddy_graph_reload(eddy_graph *g, eddy_vm *vm);
 /* The job's watermark: the minimum over its sources (idle ones aside). */

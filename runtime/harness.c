@@ -60,8 +60,7 @@ static named_feed *add_feed(harness *h, const char *name, int live) {
 /* The capture for the sink name (path may be NULL), made when new. The
  * dead letters (dlq) have a capture of their own even when a sink of the
  * job has their name. */
-static int find_cap(harness *h, const char *name, const char *path,
-                    int dlq) {
+static int find_cap(harness *h, const char *name, const char *path, int dlq) {
     for (int i = 0; i < h->ncaps; i++)
         if ((i == h->dlq) == dlq && strcmp(h->caps[i].name, name) == 0)
             return i;
@@ -192,8 +191,8 @@ static int plan_hook(void *ud, lua_State *L, int plan, char *err,
 
 /* Loads and begins the job (clock at start_ms). 0 or -1 with err. */
 static int h_boot(harness *h, int64_t start_ms, char *err, size_t errlen) {
-    eddy_job_config cfg = {h->job_file, h->lua_dir, h->state_dir, 0, 1,
-                           start_ms, plan_hook, h};
+    eddy_job_config cfg = {h->job_file, h->lua_dir, h->state_dir, 0,
+                           1,           start_ms,   plan_hook,    h};
     h->job = eddy_job_load(&cfg, err, errlen);
     if (h->job == NULL) return -1;
     if (eddy_job_begin(h->job, err, errlen) != 0) {
@@ -313,7 +312,6 @@ static int h_gc(lua_State *L) {
     return 0;
 }
 
-
 /* ---- making one ---------------------------------------------------------- */
 
 /* Fills a fixed feed with the lines of the list at idx (strings).
@@ -361,8 +359,7 @@ static void make_dirs(lua_State *L, harness *h) {
     snprintf(tmpl, sizeof tmpl, "%s/eddy-test-XXXXXX",
              base && *base ? base : "/tmp");
     if (mkdtemp(tmpl) == NULL)
-        luaL_error(L, "cannot make a temporary directory: %s",
-                   strerror(errno));
+        luaL_error(L, "cannot make a temporary directory: %s", strerror(errno));
     snprintf(sd, sizeof sd, "%s/state", tmpl);
     mkdir(sd, 0777);
     h->tmp = strdup(tmpl);
@@ -449,14 +446,16 @@ static int real_path(lua_State *L) {
 static int log_level(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     if (eddy_log_set_level(name) != 0)
-        return luaL_error(L, "unknown log level '%s' (debug, info, warn, "
-                             "error)", name);
+        return luaL_error(L,
+                          "unknown log level '%s' (debug, info, warn, "
+                          "error)",
+                          name);
     return 0;
 }
 
 static const luaL_Reg life_methods[] = {
-    {"start", h_start},     {"crash", h_crash}, {"restore", h_restore},
-    {"finish", h_finish},   {"dir", h_dir},     {"set_job", h_set_job},
+    {"start", h_start},   {"crash", h_crash}, {"restore", h_restore},
+    {"finish", h_finish}, {"dir", h_dir},     {"set_job", h_set_job},
     {NULL, NULL}};
 
 void eddy_harness_register(lua_State *L) {

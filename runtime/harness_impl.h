@@ -33,7 +33,7 @@ typedef struct harness {
     named_cap *caps;
     int ncaps, dlq; /* dlq: index of the dead letters' capture, or -1 */
     int phase, exit_code;
-    int64_t now;    /* the clock, kept across a crash */
+    int64_t now;      /* the clock, kept across a crash */
     eddy_buf scratch; /* values crossing between the two Lua states */
 } harness;
 

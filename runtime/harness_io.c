@@ -92,7 +92,8 @@ static int h_advance_to(lua_State *L) {
 /* h:now() -> ms [-0, +1, -] */
 static int h_now(lua_State *L) {
     harness *h = eddy_harness_check(L);
-    lua_pushinteger(L, h->job ? eddy_clock_now(eddy_job_clock(h->job)) : h->now);
+    lua_pushinteger(L,
+                    h->job ? eddy_clock_now(eddy_job_clock(h->job)) : h->now);
     return 1;
 }
 
@@ -132,7 +133,8 @@ static int h_watermark(lua_State *L) {
     return 0;
 }
 
-/* ---- checkpoints ----------------------------------------------------------- */
+/* ---- checkpoints -----------------------------------------------------------
+ */
 
 /* h:checkpoint() -> id [-0, +1, v] */
 static int h_checkpoint(lua_State *L) {
@@ -201,8 +203,8 @@ static int write_file(lua_State *L, const harness *h, int idx,
     char path[4300];
     size_t n;
     lua_getfield(L, idx, name);
-    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n)
-                                                   : NULL;
+    const char *s =
+        lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
     snprintf(path, sizeof path, "%s/%s", h->state_dir, name);
     FILE *f = s ? fopen(path, "wb") : NULL;
     int ok = f && fwrite(s, 1, n, f) == n;
@@ -228,9 +230,11 @@ static int h_load_snapshot(lua_State *L) {
                  lua_rawgeti(L, -1, 1) == LUA_TSTRING &&
                  lua_rawgeti(L, -2, 2) == LUA_TSTRING;
         if (!ok)
-            return luaL_error(L, "restore: record %d of the snapshot is not "
-                                 "a pair of strings (not a snapshot of "
-                                 "eddy.testing)", (int)i);
+            return luaL_error(L,
+                              "restore: record %d of the snapshot is not "
+                              "a pair of strings (not a snapshot of "
+                              "eddy.testing)",
+                              (int)i);
         lua_pop(L, 3);
     }
     eddy_store *st = eddy_store_open(h->state_dir, 1, err, sizeof err);
@@ -248,20 +252,21 @@ static int h_load_snapshot(lua_State *L) {
     int rc = st && b ? eddy_store_write(st, b, 1, err, sizeof err) : -1;
     eddy_batch_free(b);
     eddy_store_close(st);
-    if (rc == 0 && (write_file(L, h, 2, "FORMAT") || write_file(L, h, 2, "LAST")))
+    if (rc == 0 &&
+        (write_file(L, h, 2, "FORMAT") || write_file(L, h, 2, "LAST")))
         return luaL_error(L, "restore: cannot write the state dir");
-    if (rc != 0) return luaL_error(L, "restore: %s", st ? err : "out of memory");
+    if (rc != 0)
+        return luaL_error(L, "restore: %s", st ? err : "out of memory");
     return 0;
 }
 
-const luaL_Reg eddy_harness_io_methods[] = {
-    {"step", h_step},
-    {"push", h_push},
-    {"advance_to", h_advance_to},
-    {"now", h_now},
-    {"next_alarm", h_next_alarm},
-    {"watermark", h_watermark},
-    {"checkpoint", h_checkpoint},
-    {"snapshot", h_snapshot},
-    {"load_snapshot", h_load_snapshot},
-    {NULL, NULL}};
+const luaL_Reg eddy_harness_io_methods[] = {{"step", h_step},
+                                            {"push", h_push},
+                                            {"advance_to", h_advance_to},
+                                            {"now", h_now},
+                                            {"next_alarm", h_next_alarm},
+                                            {"watermark", h_watermark},
+                                            {"checkpoint", h_checkpoint},
+                                            {"snapshot", h_snapshot},
+                                            {"load_snapshot", h_load_snapshot},
+                                            {NULL, NULL}};

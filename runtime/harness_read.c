@@ -92,7 +92,7 @@ static eddy_op *find_op(lua_State *L, harness *h, const char *name) {
 typedef struct peek_args {
     harness *h;
     eddy_op *op;
-    int timers;   /* 0: the state of the key in scratch */
+    int timers; /* 0: the state of the key in scratch */
     char err[512];
 } peek_args;
 
@@ -155,8 +155,8 @@ static int h_stats(lua_State *L) {
     eddy_op *op = find_op(L, h, name);
     eddy_op_stats st;
     eddy_op_get_stats(op, &st);
-    const char *names[] = {"in", "out", "errors", "skipped", "dead_letters",
-                           "late"};
+    const char *names[] = {"in",      "out",          "errors",
+                           "skipped", "dead_letters", "late"};
     unsigned long long v[] = {st.in,      st.out,          st.errors,
                               st.skipped, st.dead_letters, st.late};
     lua_createtable(L, 0, 6);

@@ -28,8 +28,10 @@ static eddy_store *open_checked(const char *dir, char *err, size_t errlen) {
     int rc = eddy_store_get(s, "mformat", 7, &v, err, errlen);
     if (rc == 1 && (v.len != strlen(EDDY_STATE_FORMAT) ||
                     memcmp(v.data, EDDY_STATE_FORMAT, v.len) != 0)) {
-        snprintf(err, errlen, "state dir %s was written by an incompatible "
-                 "eddy (this eddy reads \"%s\")", dir, EDDY_STATE_FORMAT);
+        snprintf(err, errlen,
+                 "state dir %s was written by an incompatible "
+                 "eddy (this eddy reads \"%s\")",
+                 dir, EDDY_STATE_FORMAT);
         rc = -1;
     } else if (rc == 0) {
         snprintf(err, errlen, "state dir %s holds no eddy state", dir);

@@ -24,12 +24,24 @@
 #include "job_impl.h"
 #include "log.h"
 
-eddy_vm *eddy_job_vm(eddy_job *job) { return job->vm; }
-struct ev_loop *eddy_job_loop(eddy_job *job) { return job->loop; }
-eddy_clock *eddy_job_clock(eddy_job *job) { return job->clock; }
-const char *eddy_job_name(const eddy_job *job) { return job->name; }
-const char *eddy_job_dir(const eddy_job *job) { return job->dir; }
-eddy_ckpt *eddy_job_ckpt(eddy_job *job) { return job->ckpt; }
+eddy_vm *eddy_job_vm(eddy_job *job) {
+    return job->vm;
+}
+struct ev_loop *eddy_job_loop(eddy_job *job) {
+    return job->loop;
+}
+eddy_clock *eddy_job_clock(eddy_job *job) {
+    return job->clock;
+}
+const char *eddy_job_name(const eddy_job *job) {
+    return job->name;
+}
+const char *eddy_job_dir(const eddy_job *job) {
+    return job->dir;
+}
+eddy_ckpt *eddy_job_ckpt(eddy_job *job) {
+    return job->ckpt;
+}
 void eddy_job_set_metrics(eddy_job *job, const char *addr) {
     free(job->metrics_addr);
     job->metrics_addr = addr ? strdup(addr) : NULL;
@@ -37,12 +49,24 @@ void eddy_job_set_metrics(eddy_job *job, const char *addr) {
 unsigned long long eddy_job_dead_letters(const eddy_job *job) {
     return job->dead_letters;
 }
-int eddy_job_failed(const eddy_job *job) { return job->failed; }
-int eddy_job_stopping(const eddy_job *job) { return job->stopping; }
-struct eddy_graph *eddy_job_graph(eddy_job *job) { return job->graph; }
-struct eddy_store *eddy_job_store(eddy_job *job) { return job->store; }
-unsigned long eddy_job_restarts(const eddy_job *job) { return job->restarts; }
-const char *eddy_job_failure(const eddy_job *job) { return job->failure; }
+int eddy_job_failed(const eddy_job *job) {
+    return job->failed;
+}
+int eddy_job_stopping(const eddy_job *job) {
+    return job->stopping;
+}
+struct eddy_graph *eddy_job_graph(eddy_job *job) {
+    return job->graph;
+}
+struct eddy_store *eddy_job_store(eddy_job *job) {
+    return job->store;
+}
+unsigned long eddy_job_restarts(const eddy_job *job) {
+    return job->restarts;
+}
+const char *eddy_job_failure(const eddy_job *job) {
+    return job->failure;
+}
 
 /* Milliseconds for restart strategies: monotonic, or simulated in tests. */
 static int64_t job_ms(const eddy_job *job) {
@@ -120,9 +144,10 @@ static int lock_state_dir(eddy_job *job, char *err, size_t errlen) {
     snprintf(p, sizeof p, "%s/eddy.lock", job->state_dir);
     job->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (job->lock_fd < 0 || flock(job->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "state dir %s is locked by another eddy "
-                 "process (%s)", job->state_dir,
-                 job->lock_fd < 0 ? strerror(errno) : "flock");
+        snprintf(err, errlen,
+                 "state dir %s is locked by another eddy "
+                 "process (%s)",
+                 job->state_dir, job->lock_fd < 0 ? strerror(errno) : "flock");
         return -1;
     }
     return 0;
@@ -188,7 +213,8 @@ static int finish(eddy_job *job) {
         eddy_warn("%llu dead letters written to %s", job->dead_letters,
                   job->dlq && eddy_sink_path(job->dlq)
                       ? eddy_sink_path(job->dlq)
-                      : job->dlq ? eddy_sink_name(job->dlq) : "(none)");
+                  : job->dlq ? eddy_sink_name(job->dlq)
+                             : "(none)");
     if (job->failed) {
         eddy_graph_flush(job->graph, err, sizeof err);
         if (job->dlq) eddy_sink_flush(job->dlq, err, sizeof err);
@@ -253,8 +279,8 @@ static void teardown(eddy_job *job) {
 
 /* Builds everything again from the job file and the last checkpoint. */
 static int rebuild(eddy_job *job, char *err, size_t errlen) {
-    eddy_job_config cfg = {job->job_file, job->lua_dir, job->cfg_state_dir,
-                           0, 0, 0, NULL, NULL};
+    eddy_job_config cfg = {
+        job->job_file, job->lua_dir, job->cfg_state_dir, 0, 0, 0, NULL, NULL};
     job->vm = eddy_vm_new();
     if (job->vm == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -281,8 +307,8 @@ static const char *restart_cause(const eddy_job *job) {
 /* The job failed: restarts it in this process if the strategy allows.
  * 0 restarted, -1 not (job->failure says why). */
 static int restart(eddy_job *job) {
-    int64_t delay = eddy_restart_next(job->restart, job_ms(job),
-                                      job->started_ms);
+    int64_t delay =
+        eddy_restart_next(job->restart, job_ms(job), job->started_ms);
     if (delay < 0 || job->stopping) {
         if (delay < 0 && job->restarts > 0) {
             size_t n = strlen(job->failure);
@@ -297,8 +323,8 @@ static int restart(eddy_job *job) {
     job->restarts++;
     eddy_warn("job %s failed: %s", job->name, job->failure);
     eddy_warn("restart %lu in %lld ms (%s): state from the last completed "
-              "checkpoint", job->restarts, (long long)delay,
-              eddy_restart_name(job->restart));
+              "checkpoint",
+              job->restarts, (long long)delay, eddy_restart_name(job->restart));
     teardown(job);
     if (eddy_clock_is_sim(job->clock)) { /* tests: the delay is simulated */
         eddy_clock_advance(job->clock, eddy_clock_now(job->clock) + delay);
@@ -372,9 +398,13 @@ int eddy_job_turn(eddy_job *job) {
     return !job->stopping && !eddy_graph_drained(job->graph);
 }
 
-int eddy_job_end(eddy_job *job) { return finish(job); }
+int eddy_job_end(eddy_job *job) {
+    return finish(job);
+}
 
-int eddy_job_busy(const eddy_job *job) { return job->busy; }
+int eddy_job_busy(const eddy_job *job) {
+    return job->busy;
+}
 
 int eddy_job_checkpoint(eddy_job *job, char *err, size_t errlen) {
     if (job->ckpt == NULL || job->graph == NULL) {

@@ -20,9 +20,9 @@ typedef int (*eddy_plan_hook)(void *ud, lua_State *L, int plan, char *err,
 
 typedef struct eddy_job_config {
     const char *job_file;
-    const char *lua_dir;    /* where the eddy Lua modules are */
-    const char *state_dir;  /* NULL: ./eddy-state/<job name> */
-    int check_only;         /* load and validate, never run */
+    const char *lua_dir;   /* where the eddy Lua modules are */
+    const char *state_dir; /* NULL: ./eddy-state/<job name> */
+    int check_only;        /* load and validate, never run */
     /* the testing kit: a simulated clock starting at sim_start_ms (no
      * signals, no script watching), and a hook that swaps sources and
      * sinks for memory ones (kept for restarts) */
@@ -59,7 +59,7 @@ int eddy_job_busy(const eddy_job *job);
 int eddy_job_checkpoint(eddy_job *job, char *err, size_t errlen);
 uint64_t eddy_job_last_checkpoint(const eddy_job *job);
 struct eddy_graph *eddy_job_graph(eddy_job *job); /* NULL while restarting */
-struct eddy_store *eddy_job_store(eddy_job *job);  /* NULL before begin */
+struct eddy_store *eddy_job_store(eddy_job *job); /* NULL before begin */
 unsigned long eddy_job_restarts(const eddy_job *job);
 const char *eddy_job_failure(const eddy_job *job);
 

@@ -43,10 +43,11 @@ void eddy_job_count_error(eddy_job *job) {
     /* judged once the window holds enough events for one error to fit */
     if ((double)ev * job->max_error_ratio < 1.0) return;
     if ((double)er > (double)ev * job->max_error_ratio)
-        eddy_job_fail(job, "error budget exceeded: %llu of %llu events "
+        eddy_job_fail(job,
+                      "error budget exceeded: %llu of %llu events "
                       "(%.1f%%) failed in the last %lld ms, more than "
-                      "max_error_ratio %g allows", er, ev,
-                      100.0 * (double)er / (double)ev,
+                      "max_error_ratio %g allows",
+                      er, ev, 100.0 * (double)er / (double)ev,
                       (long long)job->error_window_ms, job->max_error_ratio);
 }
 
@@ -82,8 +83,8 @@ void eddy_job_count_failure(eddy_job *job) {
     if (job->fail_op == NULL || job->fail_src == NULL) return;
     poison *p = poison_find(job, job->fail_op, job->fail_src, job->fail_pos);
     if (p == NULL) {
-        poison *a = realloc(job->poisons,
-                            (size_t)(job->npoisons + 1) * sizeof *a);
+        poison *a =
+            realloc(job->poisons, (size_t)(job->npoisons + 1) * sizeof *a);
         if (a == NULL) return;
         job->poisons = a;
         p = &a[job->npoisons++];
@@ -116,8 +117,8 @@ static eddy_sink *dlq_sink(eddy_job *job) {
         job->dlq_path = strdup(p);
         eddy_job_mkdirs(job->state_dir);
     }
-    job->dlq = eddy_sink_new_file(job, "dead_letters", job->dlq_path, err,
-                                  sizeof err);
+    job->dlq =
+        eddy_sink_new_file(job, "dead_letters", job->dlq_path, err, sizeof err);
     if (job->dlq == NULL || eddy_job_dlq_open(job, err, sizeof err) != 0) {
         job->dlq_failed = 1;
         eddy_job_fail(job, "dead letters: %s", err);
@@ -159,8 +160,8 @@ int eddy_job_restore_extra(eddy_job *job, lua_State *L, int rec, char *err,
 
 /* Pushes the dead-letter record as a table. [-0, +1, m] */
 static void dlq_record(eddy_job *job, lua_State *L, const char *error,
-                       const char *op, int key_idx, int ev_idx,
-                       const char *raw, size_t rawlen) {
+                       const char *op, int key_idx, int ev_idx, const char *raw,
+                       size_t rawlen) {
     lua_createtable(L, 0, 7);
     lua_pushstring(L, error);
     lua_setfield(L, -2, "error");

@@ -32,13 +32,13 @@ struct eddy_job {
     char *name, *dir, *state_dir, *dlq_path;
     eddy_sink *dlq;
     int dlq_failed, lock_fd;
-    int dlq_restore;            /* cut the dead letters back on open */
+    int dlq_restore; /* cut the dead letters back on open */
     uint64_t dlq_restore_len;
     eddy_store *store;
     eddy_ckpt *ckpt;
-    int64_t interval_ms;        /* periodic checkpoints; 0: off */
-    int64_t event_time_ms;      /* checkpoints as the watermark crosses
-                                   multiples of it; 0: off */
+    int64_t interval_ms;   /* periodic checkpoints; 0: off */
+    int64_t event_time_ms; /* checkpoints as the watermark crosses
+                              multiples of it; 0: off */
     ev_signal sigusr1, sighup;
     /* restarts (kept across them) */
     char *job_file, *lua_dir, *cfg_state_dir;
@@ -53,7 +53,7 @@ struct eddy_job {
     char *fail_op, *fail_src; /* the event that failed the job, if any */
     uint64_t fail_pos;
     /* error budget: events and errors in BUDGET_SLOTS slots of the window */
-    double max_error_ratio;   /* 0: no budget */
+    double max_error_ratio; /* 0: no budget */
     int64_t error_window_ms;
     int64_t slot_time[BUDGET_SLOTS];
     unsigned long long slot_events[BUDGET_SLOTS], slot_errors[BUDGET_SLOTS];
@@ -68,7 +68,7 @@ struct eddy_job {
     ev_signal sigint, sigterm;
     ev_prepare flush;
     char *metrics_addr;
-    eddy_obs *obs;              /* metrics and status (kept across restarts) */
+    eddy_obs *obs; /* metrics and status (kept across restarts) */
 };
 
 /* job.c: mkdir -p; 0 or -1 with errno. */

@@ -55,7 +55,8 @@ static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
         lua_getfield(L, plan, "restart");
         job->restart = eddy_restart_new(L, lua_gettop(L), err, errlen);
         lua_getfield(L, plan, "poison_after");
-        job->poison_after = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 3;
+        job->poison_after =
+            lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 3;
         lua_pop(L, 2);
         if (job->restart == NULL) return -1;
     }
@@ -66,8 +67,10 @@ static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
     lua_pop(L, 2);
     if (job->max_error_ratio < 0 || job->max_error_ratio > 1 ||
         job->error_window_ms < BUDGET_SLOTS) {
-        snprintf(err, errlen, "max_error_ratio must be between 0 and 1 and "
-                 "error_window_ms at least %d", BUDGET_SLOTS);
+        snprintf(err, errlen,
+                 "max_error_ratio must be between 0 and 1 and "
+                 "error_window_ms at least %d",
+                 BUDGET_SLOTS);
         return -1;
     }
     /* checkpoint = { interval_ms = N } or false (no periodic ones) */
@@ -98,8 +101,10 @@ static int run_job_file(eddy_job *job, const char *path, char *err,
     if (!lua_istable(L, -1) || lua_getfield(L, -1, "plan") != LUA_TFUNCTION) {
         if (lua_istable(L, -1)) lua_pop(L, 1);
         lua_pop(L, 1);
-        snprintf(err, errlen, "%s: the job file must return a job "
-                 "(return eddy.job{...})", path);
+        snprintf(err, errlen,
+                 "%s: the job file must return a job "
+                 "(return eddy.job{...})",
+                 path);
         return -1;
     }
     lua_insert(L, -2);
@@ -115,8 +120,10 @@ static char *dir_of(const char *path) {
     char *abs = realpath(path, NULL);
     if (abs == NULL) return NULL;
     char *slash = strrchr(abs, '/');
-    if (slash == abs) slash[1] = '\0';
-    else *slash = '\0';
+    if (slash == abs)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
     return abs;
 }
 

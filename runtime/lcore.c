@@ -3,4 +3,6 @@
 
 int luaopen_eddy_core(lua_State *L);
 
-int luaopen_eddy_core(lua_State *L) { return eddy_open_core(L); }
+int luaopen_eddy_core(lua_State *L) {
+    return eddy_open_core(L);
+}

@@ -15,12 +15,12 @@
 struct eddy_lines {
     char *data;
     size_t cap, len, head;
-    size_t scan;          /* data[head..scan) is known to hold no '\n' */
+    size_t scan; /* data[head..scan) is known to hold no '\n' */
     size_t max_line, chunk;
-    uint64_t base;        /* stream offset of data[0] */
+    uint64_t base; /* stream offset of data[0] */
     int eof;
-    int dropping;         /* inside an over-long line */
-    uint64_t drop_pos;    /* where it started */
+    int dropping;      /* inside an over-long line */
+    uint64_t drop_pos; /* where it started */
     uint64_t drop_len;
     char prefix[EDDY_LINES_PREFIX]; /* its first bytes */
     size_t prefix_len;
@@ -60,15 +60,21 @@ char *eddy_lines_space(eddy_lines *ls, size_t *n) {
     return ls->data + ls->len;
 }
 
-void eddy_lines_commit(eddy_lines *ls, size_t n) { ls->len += n; }
+void eddy_lines_commit(eddy_lines *ls, size_t n) {
+    ls->len += n;
+}
 
-void eddy_lines_finish(eddy_lines *ls) { ls->eof = 1; }
+void eddy_lines_finish(eddy_lines *ls) {
+    ls->eof = 1;
+}
 
 uint64_t eddy_lines_offset(const eddy_lines *ls) {
     return ls->base + ls->head;
 }
 
-size_t eddy_lines_pending(const eddy_lines *ls) { return ls->len - ls->head; }
+size_t eddy_lines_pending(const eddy_lines *ls) {
+    return ls->len - ls->head;
+}
 
 void eddy_lines_reset(eddy_lines *ls, uint64_t offset) {
     ls->len = ls->head = ls->scan = 0;
@@ -89,7 +95,9 @@ static int take(eddy_lines *ls, size_t end, size_t skip, const char **line,
     return EDDY_LINES_LINE;
 }
 
-size_t eddy_lines_prefix_len(const eddy_lines *ls) { return ls->prefix_len; }
+size_t eddy_lines_prefix_len(const eddy_lines *ls) {
+    return ls->prefix_len;
+}
 
 /* Starts dropping the line at head (end: how far it is buffered), keeping
  * its first bytes. */
@@ -102,8 +110,8 @@ static void drop_start(eddy_lines *ls, size_t end) {
 }
 
 /* Ends an over-long line: reports it and skips to after its newline. */
-static int drop_done(eddy_lines *ls, size_t end, const char **line,
-                     size_t *len, uint64_t *pos) {
+static int drop_done(eddy_lines *ls, size_t end, const char **line, size_t *len,
+                     uint64_t *pos) {
     *line = ls->prefix;
     ls->drop_len += end - ls->head;
     *pos = ls->drop_pos;

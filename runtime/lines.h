@@ -8,12 +8,12 @@
 typedef struct eddy_lines eddy_lines;
 
 enum {
-    EDDY_LINES_MORE = 0,  /* no complete line buffered: feed more */
-    EDDY_LINES_LINE = 1,  /* line and len hold one line: no '\n', and one
-                             trailing '\r' removed (max_line counts it) */
-    EDDY_LINES_LONG = 2   /* a line over max_line bytes was dropped; *pos is
-                             where it started, *len its length, and *line
-                             its first EDDY_LINES_PREFIX bytes (or fewer) */
+    EDDY_LINES_MORE = 0, /* no complete line buffered: feed more */
+    EDDY_LINES_LINE = 1, /* line and len hold one line: no '\n', and one
+                            trailing '\r' removed (max_line counts it) */
+    EDDY_LINES_LONG = 2  /* a line over max_line bytes was dropped; *pos is
+                            where it started, *len its length, and *line
+                            its first EDDY_LINES_PREFIX bytes (or fewer) */
 };
 
 /* How much of a dropped line is kept, to show what it was. */

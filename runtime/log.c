@@ -29,7 +29,9 @@ int eddy_log_set_level(const char *name) {
     return 0;
 }
 
-int eddy_log_enabled(int level) { return level >= threshold; }
+int eddy_log_enabled(int level) {
+    return level >= threshold;
+}
 
 void eddy_log(int level, const char *fmt, ...) {
     if (level < threshold) return;

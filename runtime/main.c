@@ -20,7 +20,8 @@
 static const char usage[] =
     "usage: eddy <command> [args]\n"
     "\n"
-    "  run JOB.lua [--state-dir DIR] [--metrics HOST:PORT] [--log-level LEVEL]\n"
+    "  run JOB.lua [--state-dir DIR] [--metrics HOST:PORT] [--log-level "
+    "LEVEL]\n"
     "                        run a job until its bounded sources are drained\n"
     "                        (or SIGINT/SIGTERM); resumes from the last\n"
     "                        checkpoint in the state dir (default\n"
@@ -144,10 +145,9 @@ static int cmd_inspect(int argc, char **argv, int state) {
             return 2;
         }
     }
-    int rc = state ? eddy_inspect_state(argv[2], op, key, stdout, err,
-                                        sizeof err)
-                   : eddy_inspect_checkpoints(argv[2], stdout, err,
-                                              sizeof err);
+    int rc = state
+                 ? eddy_inspect_state(argv[2], op, key, stdout, err, sizeof err)
+                 : eddy_inspect_checkpoints(argv[2], stdout, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "eddy: %s\n", err);
         return 1;
@@ -166,8 +166,8 @@ static int cmd_test(int argc, char **argv) {
     old = getenv("LUA_CPATH_5_4");
     snprintf(buf, sizeof buf, "%s/?.so;%s", c_dir, old ? old : ";;");
     setenv("LUA_CPATH_5_4", buf, 1);
-    const char *busted = exists("/usr/bin/busted") ? "/usr/bin/busted"
-                                                   : "/usr/local/bin/busted";
+    const char *busted =
+        exists("/usr/bin/busted") ? "/usr/bin/busted" : "/usr/local/bin/busted";
     char **args = calloc((size_t)argc + 2, sizeof *args);
     if (args == NULL) return 2;
     args[0] = "lua5.4";

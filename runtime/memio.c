@@ -88,8 +88,12 @@ void eddy_feed_free(eddy_feed *f) {
     free(f);
 }
 
-int eddy_feed_live(const eddy_feed *f) { return f->live; }
-size_t eddy_feed_count(const eddy_feed *f) { return f->rs.n; }
+int eddy_feed_live(const eddy_feed *f) {
+    return f->live;
+}
+size_t eddy_feed_count(const eddy_feed *f) {
+    return f->rs.n;
+}
 
 int eddy_feed_add(eddy_feed *f, lua_State *L, int idx, int key, int has_ts,
                   int64_t ts, char *err, size_t errlen) {
@@ -100,7 +104,8 @@ int eddy_feed_add(eddy_feed *f, lua_State *L, int idx, int key, int has_ts,
     }
     r->val = encode(L, idx, "event", &r->vlen, err, errlen);
     if (r->val == NULL) return -1;
-    if (key && (r->key = encode(L, key, "key", &r->klen, err, errlen)) == NULL) {
+    if (key &&
+        (r->key = encode(L, key, "key", &r->klen, err, errlen)) == NULL) {
         free(r->val);
         return -1;
     }
@@ -154,7 +159,9 @@ int eddy_feed_step(eddy_feed *f) {
 
 /* ---- captures ---------------------------------------------------------- */
 
-eddy_capture *eddy_capture_new(void) { return calloc(1, sizeof(eddy_capture)); }
+eddy_capture *eddy_capture_new(void) {
+    return calloc(1, sizeof(eddy_capture));
+}
 
 void eddy_capture_free(eddy_capture *c) {
     if (c == NULL) return;
@@ -163,14 +170,16 @@ void eddy_capture_free(eddy_capture *c) {
     free(c);
 }
 
-size_t eddy_capture_count(const eddy_capture *c) { return c->rs.n; }
+size_t eddy_capture_count(const eddy_capture *c) {
+    return c->rs.n;
+}
 
 void eddy_capture_truncate(eddy_capture *c, size_t n) {
     records_truncate(&c->rs, n);
 }
 
-int eddy_capture_add(eddy_capture *c, lua_State *L, int idx,
-                     const char *side, char *err, size_t errlen) {
+int eddy_capture_add(eddy_capture *c, lua_State *L, int idx, const char *side,
+                     char *err, size_t errlen) {
     record *r = records_push(&c->rs);
     if (r == NULL || (side && (r->side = strdup(side)) == NULL)) {
         snprintf(err, errlen, "out of memory");

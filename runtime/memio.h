@@ -31,8 +31,7 @@ int eddy_feed_add(eddy_feed *f, lua_State *L, int idx, int key, int has_ts,
  * newline): the source decodes it by its format. 0, or -1 (memory). */
 int eddy_feed_add_raw(eddy_feed *f, const char *line, size_t len);
 /* Whether value i is a raw line; then *line and *len give it. */
-int eddy_feed_raw(const eddy_feed *f, size_t i, const char **line,
-                  size_t *len);
+int eddy_feed_raw(const eddy_feed *f, size_t i, const char **line, size_t *len);
 size_t eddy_feed_count(const eddy_feed *f);
 /* Pushes value i (from 0) and its key (nil when none); *has_ts and *ts
  * say its event time. 0, or -1 with err and nothing pushed.
@@ -52,8 +51,8 @@ eddy_capture *eddy_capture_new(void);
 void eddy_capture_free(eddy_capture *c);
 /* Appends the value at idx, received on side (NULL: the main output).
  * 0, or -1 with err. [-0, +0, m] */
-int eddy_capture_add(eddy_capture *c, lua_State *L, int idx,
-                     const char *side, char *err, size_t errlen);
+int eddy_capture_add(eddy_capture *c, lua_State *L, int idx, const char *side,
+                     char *err, size_t errlen);
 size_t eddy_capture_count(const eddy_capture *c);
 /* Keeps the first n records (what a checkpoint committed). */
 void eddy_capture_truncate(eddy_capture *c, size_t n);

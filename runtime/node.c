@@ -11,7 +11,7 @@
 #include <string.h>
 
 typedef struct edge {
-    char *side;        /* NULL: main output */
+    char *side; /* NULL: main output */
     eddy_node *to;
 } edge;
 
@@ -20,7 +20,7 @@ struct eddy_node {
     eddy_push_fn push;
     eddy_side_push_fn side_push;
     void *self;
-    edge *main;        /* main-output targets, contiguous for speed */
+    edge *main; /* main-output targets, contiguous for speed */
     int nmain;
     edge *sides;
     int nsides;
@@ -28,7 +28,7 @@ struct eddy_node {
     int64_t wm;
     int idle;
     eddy_wm_fn on_wm;
-    eddy_node **inputs;  /* nodes with an edge to this one */
+    eddy_node **inputs; /* nodes with an edge to this one */
     int ninputs;
 };
 
@@ -56,12 +56,18 @@ void eddy_node_free(eddy_node *n) {
     free(n);
 }
 
-const char *eddy_node_name(const eddy_node *n) { return n->name; }
+const char *eddy_node_name(const eddy_node *n) {
+    return n->name;
+}
 void eddy_node_set_side_push(eddy_node *n, eddy_side_push_fn fn) {
     n->side_push = fn;
 }
-void *eddy_node_self(const eddy_node *n) { return n->self; }
-unsigned long long eddy_node_emitted(const eddy_node *n) { return n->emitted; }
+void *eddy_node_self(const eddy_node *n) {
+    return n->self;
+}
+unsigned long long eddy_node_emitted(const eddy_node *n) {
+    return n->emitted;
+}
 
 static int add_edge(edge **arr, int *count, const char *side, eddy_node *to) {
     edge *a = realloc(*arr, (size_t)(*count + 1) * sizeof *a);
@@ -75,7 +81,8 @@ static int add_edge(edge **arr, int *count, const char *side, eddy_node *to) {
 }
 
 int eddy_node_connect(eddy_node *from, const char *side, eddy_node *to) {
-    eddy_node **in = realloc(to->inputs, (size_t)(to->ninputs + 1) * sizeof *in);
+    eddy_node **in =
+        realloc(to->inputs, (size_t)(to->ninputs + 1) * sizeof *in);
     if (in == NULL) return -1;
     to->inputs = in;
     in[to->ninputs++] = from;
@@ -83,8 +90,12 @@ int eddy_node_connect(eddy_node *from, const char *side, eddy_node *to) {
     return add_edge(&from->sides, &from->nsides, side, to);
 }
 
-void eddy_node_on_watermark(eddy_node *n, eddy_wm_fn fn) { n->on_wm = fn; }
-int64_t eddy_node_watermark(const eddy_node *n) { return n->wm; }
+void eddy_node_on_watermark(eddy_node *n, eddy_wm_fn fn) {
+    n->on_wm = fn;
+}
+int64_t eddy_node_watermark(const eddy_node *n) {
+    return n->wm;
+}
 
 static void propagate(eddy_node *n);
 
@@ -163,4 +174,6 @@ void eddy_node_emit(eddy_node *from, lua_State *L, int ev, const char *side) {
     if (!read) emit_wildcard(from, L, ev, side);
 }
 
-int eddy_node_idle(const eddy_node *n) { return n->idle; }
+int eddy_node_idle(const eddy_node *n) {
+    return n->idle;
+}

@@ -126,8 +126,10 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
     if (op->keyself) {
         t = lua_type(L, ev);
         if (t != LUA_TSTRING && t != LUA_TNUMBER) {
-            snprintf(msg, n, "key_by(): the event is a %s, not a string or "
-                     "an integer", luaL_typename(L, ev));
+            snprintf(msg, n,
+                     "key_by(): the event is a %s, not a string or "
+                     "an integer",
+                     luaL_typename(L, ev));
             return -1;
         }
         lua_pushvalue(L, ev);

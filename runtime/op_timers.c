@@ -21,12 +21,13 @@ static void op_arm(eddy_op *op);
  * [-0, +1, e] */
 static eddy_op *timer_key(lua_State *L, const char *what) {
     eddy_op *op = eddy_op_of_ctx(L);
-    if (!op->keyed)
-        luaL_error(L, "ctx:%s needs a keyed stream (key_by)", what);
+    if (!op->keyed) luaL_error(L, "ctx:%s needs a keyed stream (key_by)", what);
     eddy_op_push_key(op, L);
     if (lua_isnil(L, -1))
-        luaL_error(L, "ctx:%s: no key in hand (call it from process or "
-                      "on_timer)", what);
+        luaL_error(L,
+                   "ctx:%s: no key in hand (call it from process or "
+                   "on_timer)",
+                   what);
     return op;
 }
 
@@ -71,13 +72,11 @@ static int ctx_watermark(lua_State *L) {
     return 1;
 }
 
-const luaL_Reg eddy_op_timer_methods[] = {
-    {"timer", ctx_timer},
-    {"event_timer", ctx_event_timer},
-    {"cancel_timer", ctx_cancel_timer},
-    {"watermark", ctx_watermark},
-    {NULL, NULL}};
-
+const luaL_Reg eddy_op_timer_methods[] = {{"timer", ctx_timer},
+                                          {"event_timer", ctx_event_timer},
+                                          {"cancel_timer", ctx_cancel_timer},
+                                          {"watermark", ctx_watermark},
+                                          {NULL, NULL}};
 
 static const char *const timer_kinds[2] = {"processing", "event"};
 
@@ -104,7 +103,8 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
     int rc = 0;
     if (!lua_isfunction(L, -1)) {
         eddy_warn("operator %s: a timer fired but the script has no "
-                  "on_timer function", op->name);
+                  "on_timer function",
+                  op->name);
     } else {
         lua_pushinteger(L, when);
         lua_pushvalue(L, ctx);
@@ -146,8 +146,7 @@ static void op_fire(eddy_op *op, lua_State *L, int kind, int64_t limit) {
 /* The watermark passed: event-time timers up to it fire. */
 static void op_on_watermark(void *self, int64_t wm) {
     eddy_op *op = self;
-    if (op->timers)
-        op_fire(op, eddy_vm_state(op->vm), EDDY_TIMER_EVENT, wm);
+    if (op->timers) op_fire(op, eddy_vm_state(op->vm), EDDY_TIMER_EVENT, wm);
 }
 
 static int fire_due(lua_State *L, void *ud) {
@@ -195,8 +194,8 @@ static void timers_key(const eddy_op *op, eddy_buf *b) {
 }
 
 /* Every pending timer, as one record. [-0, +0, m] */
-int eddy_op_timers_snapshot(eddy_op *op, lua_State *L, eddy_batch *b,
-                            char *err, size_t errlen) {
+int eddy_op_timers_snapshot(eddy_op *op, lua_State *L, eddy_batch *b, char *err,
+                            size_t errlen) {
     timers_key(op, &op->kbuf);
     if (eddy_timers_count(op->timers) == 0) {
         eddy_batch_delete(b, op->kbuf.data, op->kbuf.len);

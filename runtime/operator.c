@@ -30,8 +30,12 @@
 static const char *const kinds[] = {"map", "filter", "flat_map", "process",
                                     NULL};
 
-eddy_node *eddy_op_node(eddy_op *op) { return op->node; }
-const char *eddy_op_name(const eddy_op *op) { return op->name; }
+eddy_node *eddy_op_node(eddy_op *op) {
+    return op->node;
+}
+const char *eddy_op_name(const eddy_op *op) {
+    return op->name;
+}
 
 void eddy_op_get_stats(const eddy_op *op, eddy_op_stats *st) {
     *st = op->st;
@@ -60,8 +64,9 @@ static int ctx_emit(lua_State *L) {
     if (lua_gettop(L) >= 3 && lua_type(L, 3) > LUA_TNIL)
         side = luaL_checkstring(L, 3);
     else if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS)
-        return luaL_error(L, "ctx:emit is for flat_map and process "
-                             "operators (return the value in %s)",
+        return luaL_error(L,
+                          "ctx:emit is for flat_map and process "
+                          "operators (return the value in %s)",
                           kinds[op->kind]);
     if (lua_type(L, 2) <= LUA_TNIL)
         return luaL_error(L, "ctx:emit: event is nil");
@@ -112,8 +117,10 @@ static int ctx_log(lua_State *L) {
     const char *lvl = luaL_checkstring(L, 2);
     int level = eddy_log_level_of(lvl);
     if (level < 0)
-        return luaL_error(L, "ctx:log: unknown level '%s' (debug, info, "
-                             "warn, error)", lvl);
+        return luaL_error(L,
+                          "ctx:log: unknown level '%s' (debug, info, "
+                          "warn, error)",
+                          lvl);
     const char *msg = luaL_tolstring(L, 3, NULL);
     eddy_log(level, "%s: %s", op->name, msg);
     return 0;
@@ -200,8 +207,8 @@ static void ctx_push_new(lua_State *L, eddy_op *op) {
  * absent or not a string). [-0, +0, m] */
 static char *field_dup(lua_State *L, int idx, const char *k) {
     lua_getfield(L, idx, k);
-    char *s = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1))
-                                             : NULL;
+    char *s =
+        lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1)) : NULL;
     lua_pop(L, 1);
     return s;
 }
@@ -221,8 +228,10 @@ static int op_load_script(eddy_op *op, lua_State *L, char *err, size_t n) {
     }
     /* stack: module */
     if (lua_getfield(L, -1, "process") != LUA_TFUNCTION) {
-        snprintf(err, n, "operator %s: %s: the script has no process "
-                 "function", op->name, op->script);
+        snprintf(err, n,
+                 "operator %s: %s: the script has no process "
+                 "function",
+                 op->name, op->script);
         lua_pop(L, 2);
         return -1;
     }
@@ -252,8 +261,10 @@ static int op_configure(eddy_op *op, lua_State *L, int desc, char *err,
     free(kind);
     free(pol);
     if (op->kind < 0 || op->policy < 0) {
-        snprintf(err, n, "operator %s: unknown kind or on_error policy "
-                 "(on_error is fail, skip or dead_letter)", op->name);
+        snprintf(err, n,
+                 "operator %s: unknown kind or on_error policy "
+                 "(on_error is fail, skip or dead_letter)",
+                 op->name);
         return -1;
     }
     int kt = lua_getfield(L, desc, "key");
@@ -336,7 +347,9 @@ static int op_hook(eddy_op *op, const char *fname) {
     return rc;
 }
 
-int eddy_op_call_open(eddy_op *op) { return op_hook(op, "open"); }
+int eddy_op_call_open(eddy_op *op) {
+    return op_hook(op, "open");
+}
 
 int eddy_op_open(eddy_op *op) {
     if (op_hook(op, "open") == 0) return 0;
@@ -354,9 +367,8 @@ void eddy_op_close(eddy_op *op) {
 void eddy_op_free(eddy_op *op) {
     if (op == NULL) return;
     lua_State *L = eddy_vm_state(op->vm);
-    int refs[] = {op->mod_ref,      op->fn_ref,    op->ctx_ref,
-                  op->keyfn_ref,    op->keyfield_ref, op->str_state,
-                  op->str_key};
+    int refs[] = {op->mod_ref,      op->fn_ref,    op->ctx_ref, op->keyfn_ref,
+                  op->keyfield_ref, op->str_state, op->str_key};
     eddy_opstate_free(op->state, L);
     eddy_op_timers_stop(op);
     eddy_op_unwatch(op);

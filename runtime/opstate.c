@@ -242,8 +242,7 @@ static int snap_one(eddy_opstate *s, lua_State *L, int clean, eddy_batch *b,
         eddy_batch_delete(b, s->kbuf.data, s->kbuf.len);
         lua_pushnil(L);
     } else {
-        eddy_batch_put(b, s->kbuf.data, s->kbuf.len, s->vbuf.data,
-                       s->vbuf.len);
+        eddy_batch_put(b, s->kbuf.data, s->kbuf.len, s->vbuf.data, s->vbuf.len);
         lua_pushvalue(L, val); /* filed in clean too until the swap */
     }
     lua_rawset(L, clean);

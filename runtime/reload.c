@@ -30,8 +30,8 @@ static uint64_t file_hash(const char *path) {
     FILE *f = fopen(path, "rb");
     if (f == NULL) return 0;
     int c;
-    while ((c = getc(f)) != EOF) h = (h ^ (uint64_t)(unsigned char)c) *
-                                     1099511628211ULL;
+    while ((c = getc(f)) != EOF)
+        h = (h ^ (uint64_t)(unsigned char)c) * 1099511628211ULL;
     fclose(f);
     return h;
 }
@@ -119,9 +119,10 @@ static int swap_in(eddy_op *op, lua_State *L, int mod, char *err, size_t n) {
     /* stack: process */
     int migrating = op->keyed && version != op->version;
     if (migrating && lua_getfield(L, mod, "migrate") != LUA_TFUNCTION) {
-        snprintf(err, n, "%s: version changed from %lld to %lld but the "
-                 "script has no migrate function", op->script,
-                 (long long)op->version, (long long)version);
+        snprintf(err, n,
+                 "%s: version changed from %lld to %lld but the "
+                 "script has no migrate function",
+                 op->script, (long long)op->version, (long long)version);
         lua_pop(L, 2);
         return -1;
     }
@@ -173,7 +174,8 @@ static int reload(eddy_op *op, char *err, size_t errlen) {
     if (rc != 0) {
         op->reload_failures++;
         eddy_error("operator %s: reload failed, the running version stays: "
-                   "%s", op->name, err);
+                   "%s",
+                   op->name, err);
         return -1;
     }
     op->reloads++;
@@ -225,8 +227,7 @@ static void on_settle(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static int same_file(const struct stat *a, const struct stat *b) {
     return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
-           a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
            a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
@@ -284,9 +285,11 @@ int eddy_op_migrate_from(eddy_op *op, int64_t from, char *err, size_t n) {
     int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->mod_ref);
     if (lua_getfield(L, top + 1, "migrate") != LUA_TFUNCTION) {
-        snprintf(err, n, "operator %s: the checkpoint holds version %lld "
+        snprintf(err, n,
+                 "operator %s: the checkpoint holds version %lld "
                  "state, the script is version %lld and has no migrate "
-                 "function", op->name, (long long)from, (long long)op->version);
+                 "function",
+                 op->name, (long long)from, (long long)op->version);
         lua_settop(L, top);
         return -1;
     }

@@ -63,7 +63,8 @@ eddy_restart *eddy_restart_new(lua_State *L, int idx, char *err,
         lua_pop(L, 1);
     }
     if (r->kind < 0) {
-        snprintf(err, errlen, "restart: strategy must be none, fixed-delay, "
+        snprintf(err, errlen,
+                 "restart: strategy must be none, fixed-delay, "
                  "exponential-delay or failure-rate");
         free(r);
         return NULL;
@@ -83,7 +84,8 @@ eddy_restart *eddy_restart_new(lua_State *L, int idx, char *err,
         r->max_ms < r->initial_ms || !(r->multiplier >= 1.0) ||
         !(r->jitter >= 0 && r->jitter <= 1) || r->max_failures < 0 ||
         r->max_failures > MAX_FAILURES || r->interval_ms <= 0) {
-        snprintf(err, errlen, "restart: a parameter is out of range (delays "
+        snprintf(err, errlen,
+                 "restart: a parameter is out of range (delays "
                  ">= 0, max_ms >= initial_ms, multiplier >= 1, 0 <= jitter "
                  "<= 1, 0 <= max_failures <= %d, interval_ms > 0)",
                  MAX_FAILURES);
@@ -138,8 +140,7 @@ static int64_t rate_next(eddy_restart *r, int64_t now_ms) {
     return r->delay_ms;
 }
 
-int64_t eddy_restart_next(eddy_restart *r, int64_t now_ms,
-                          int64_t started_ms) {
+int64_t eddy_restart_next(eddy_restart *r, int64_t now_ms, int64_t started_ms) {
     switch (r->kind) {
     case R_FIXED:
         return r->failures++ < r->attempts ? r->delay_ms : -1;

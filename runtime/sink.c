@@ -33,25 +33,33 @@ struct eddy_sink {
     eddy_node *node;
     char *name, *path;
     int fd, own_fd, fmt;
-    int restore;          /* reopen at restore_len instead of emptying */
+    int restore; /* reopen at restore_len instead of emptying */
     uint64_t restore_len;
-    uint64_t length;      /* bytes in the file (after the last flush) */
-    uint64_t started;     /* bytes whose writeback has been started */
+    uint64_t length;  /* bytes in the file (after the last flush) */
+    uint64_t started; /* bytes whose writeback has been started */
     eddy_buf buf;
     unsigned long long count;
-    eddy_capture *cap;    /* testing kit: records kept in memory (not
-                             owned) instead of a file */
+    eddy_capture *cap; /* testing kit: records kept in memory (not
+                          owned) instead of a file */
 };
 
-eddy_node *eddy_sink_node(eddy_sink *s) { return s->node; }
-const char *eddy_sink_name(const eddy_sink *s) { return s->name; }
-const char *eddy_sink_path(const eddy_sink *s) { return s->path; }
-unsigned long long eddy_sink_count(const eddy_sink *s) { return s->count; }
+eddy_node *eddy_sink_node(eddy_sink *s) {
+    return s->node;
+}
+const char *eddy_sink_name(const eddy_sink *s) {
+    return s->name;
+}
+const char *eddy_sink_path(const eddy_sink *s) {
+    return s->path;
+}
+unsigned long long eddy_sink_count(const eddy_sink *s) {
+    return s->count;
+}
 
 /* A memory sink checks the record encodes as its format would, then keeps
  * the value itself. [-0, +0, m] */
-static int capture_write(eddy_sink *s, lua_State *L, int idx,
-                         const char *side, char *err, size_t errlen) {
+static int capture_write(eddy_sink *s, lua_State *L, int idx, const char *side,
+                         char *err, size_t errlen) {
     eddy_buf_reset(&s->buf);
     int rc = eddy_format_encode(L, s->fmt, idx, &s->buf, err, errlen);
     eddy_buf_reset(&s->buf);
@@ -180,16 +188,18 @@ static eddy_sink *sink_alloc(eddy_job *job, const char *name, int fmt) {
 static int sink_cut(eddy_sink *s, char *err, size_t n) {
     struct stat st;
     if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < s->restore_len) {
-        snprintf(err, n, "sink %s: %s holds %lld bytes but the last "
+        snprintf(err, n,
+                 "sink %s: %s holds %lld bytes but the last "
                  "checkpoint committed %llu: it was changed outside eddy "
-                 "(move it away, or use a fresh state dir)", s->name, s->path,
-                 (long long)st.st_size, (unsigned long long)s->restore_len);
+                 "(move it away, or use a fresh state dir)",
+                 s->name, s->path, (long long)st.st_size,
+                 (unsigned long long)s->restore_len);
         return -1;
     }
     if (ftruncate(s->fd, (off_t)s->restore_len) != 0 ||
         lseek(s->fd, 0, SEEK_END) < 0) {
-        snprintf(err, n, "sink %s: cannot cut %s back: %s", s->name,
-                 s->path, strerror(errno));
+        snprintf(err, n, "sink %s: cannot cut %s back: %s", s->name, s->path,
+                 strerror(errno));
         return -1;
     }
     s->length = s->started = s->restore_len;
@@ -201,7 +211,8 @@ int eddy_sink_open(eddy_sink *s, char *err, size_t n) {
         size_t have = eddy_capture_count(s->cap);
         eddy_capture_truncate(s->cap, s->restore && s->restore_len < have
                                           ? (size_t)s->restore_len
-                                          : s->restore ? have : 0);
+                                      : s->restore ? have
+                                                   : 0);
         return 0;
     }
     if (s->path == NULL || s->fd >= 0) return 0; /* stdout, or open */
@@ -229,13 +240,15 @@ int eddy_sink_committed(eddy_sink *s, uint64_t *len, char *err, size_t n) {
     return 0;
 }
 
-int eddy_sink_fd(const eddy_sink *s) { return s->own_fd ? s->fd : -1; }
+int eddy_sink_fd(const eddy_sink *s) {
+    return s->own_fd ? s->fd : -1;
+}
 int eddy_sink_exactly_once(const eddy_sink *s) {
     return s->own_fd || s->cap != NULL;
 }
 
-eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
-                              const char *path, char *err, size_t errlen) {
+eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name, const char *path,
+                              char *err, size_t errlen) {
     eddy_sink *s = sink_alloc(job, name, EDDY_FMT_JSON);
     if (s && !(s->path = strdup(path))) snprintf(err, errlen, "out of memory");
     if (s == NULL || s->path == NULL) {
@@ -253,8 +266,8 @@ static const char *str_field(lua_State *L, int idx, const char *k) {
     return v;
 }
 
-eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc,
-                         const char *dir, char *err, size_t errlen) {
+eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc, const char *dir,
+                         char *err, size_t errlen) {
     const char *kind = str_field(L, desc, "kind");
     const char *name = str_field(L, desc, "name");
     const char *path = str_field(L, desc, "path");

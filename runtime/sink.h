@@ -14,15 +14,15 @@ typedef struct eddy_sink eddy_sink;
 /* From a description { kind = "file"|"stdout", name, path, format }.
  * Relative paths resolve against dir. NULL with err on failure.
  * [-0, +0, -] */
-eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc,
-                         const char *dir, char *err, size_t errlen);
+eddy_sink *eddy_sink_new(eddy_job *job, lua_State *L, int desc, const char *dir,
+                         char *err, size_t errlen);
 /* Opens (creating and emptying) a file sink's file; no-op for stdout.
  * Not done by eddy_sink_new, so that `eddy check` touches no file. */
 int eddy_sink_open(eddy_sink *s, char *err, size_t errlen);
 /* A JSON file sink at path (used for dead letters); open it with
  * eddy_sink_open. */
-eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name,
-                              const char *path, char *err, size_t errlen);
+eddy_sink *eddy_sink_new_file(eddy_job *job, const char *name, const char *path,
+                              char *err, size_t errlen);
 void eddy_sink_free(eddy_sink *s);
 eddy_node *eddy_sink_node(eddy_sink *s);
 const char *eddy_sink_name(const eddy_sink *s);

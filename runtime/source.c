@@ -28,27 +28,43 @@ struct eddy_source {
     eddy_node *node;
     char *name;
     int fmt, done, started;
-    const char *unit;    /* what a position counts: "byte", "event", "input" */
+    const char *unit; /* what a position counts: "byte", "event", "input" */
     size_t max_line;
     const eddy_source_ops *ops;
     void *impl;
     unsigned long long count, bad;
     /* event time */
-    int et_ref;          /* field name or function, LUA_NOREF: none */
-    int64_t bound;       /* max_out_of_orderness_ms */
-    int64_t maxts;       /* largest event time seen */
+    int et_ref;    /* field name or function, LUA_NOREF: none */
+    int64_t bound; /* max_out_of_orderness_ms */
+    int64_t maxts; /* largest event time seen */
     int64_t idle_ms, last_mono;
     ev_timer idle;
 };
 
-eddy_node *eddy_source_node(eddy_source *s) { return s->node; }
-const char *eddy_source_name(const eddy_source *s) { return s->name; }
-int eddy_source_is_done(const eddy_source *s) { return s->done; }
-unsigned long long eddy_source_count(const eddy_source *s) { return s->count; }
-unsigned long long eddy_source_bad(const eddy_source *s) { return s->bad; }
-eddy_job *eddy_source_job(eddy_source *s) { return s->job; }
-const char *eddy_source_unit(const eddy_source *s) { return s->unit; }
-size_t eddy_source_max_line(const eddy_source *s) { return s->max_line; }
+eddy_node *eddy_source_node(eddy_source *s) {
+    return s->node;
+}
+const char *eddy_source_name(const eddy_source *s) {
+    return s->name;
+}
+int eddy_source_is_done(const eddy_source *s) {
+    return s->done;
+}
+unsigned long long eddy_source_count(const eddy_source *s) {
+    return s->count;
+}
+unsigned long long eddy_source_bad(const eddy_source *s) {
+    return s->bad;
+}
+eddy_job *eddy_source_job(eddy_source *s) {
+    return s->job;
+}
+const char *eddy_source_unit(const eddy_source *s) {
+    return s->unit;
+}
+size_t eddy_source_max_line(const eddy_source *s) {
+    return s->max_line;
+}
 
 void eddy_source_attach(eddy_source *s, const eddy_source_ops *ops,
                         void *impl) {
@@ -67,7 +83,8 @@ static void bad_input(eddy_source *s, const char *why, const char *raw,
         eddy_warn("source %s at %s %llu: %s%s", s->name, s->unit,
                   (unsigned long long)pos, why,
                   s->bad == BAD_LOG_LIMIT ? " (further bad lines are only "
-                                            "counted and dead-lettered)" : "");
+                                            "counted and dead-lettered)"
+                                          : "");
     lua_State *L = eddy_vm_state(eddy_job_vm(s->job));
     eddy_job_set_origin(s->job, s->name, pos);
     eddy_job_count_event(s->job);
@@ -108,15 +125,16 @@ static int event_time(eddy_source *s, lua_State *L, int ev, int64_t *ts,
     int isnum = 0;
     lua_Number x = lua_tonumberx(L, -1, &isnum);
     if (!isnum || lua_type(L, -1) != LUA_TNUMBER || x != x) {
-        snprintf(why, n, "event_time: a number of milliseconds is needed, "
-                 "got %s", luaL_typename(L, -1));
+        snprintf(why, n,
+                 "event_time: a number of milliseconds is needed, "
+                 "got %s",
+                 luaL_typename(L, -1));
         lua_settop(L, top);
         return -1;
     }
     if (!lua_isinteger(L, -1) &&
         !(x >= (double)INT64_MIN && x < -(double)INT64_MIN)) {
-        snprintf(why, n, "event_time: %g is out of range for milliseconds",
-                 x);
+        snprintf(why, n, "event_time: %g is out of range for milliseconds", x);
         lua_settop(L, top);
         return -1;
     }
@@ -178,9 +196,10 @@ void eddy_source_line(eddy_source *s, const char *line, size_t len,
 void eddy_source_long_line(eddy_source *s, const char *prefix, size_t plen,
                            size_t len, uint64_t pos) {
     char why[200];
-    snprintf(why, sizeof why, "line of %zu bytes is longer than "
-             "max_line_bytes (%zu); raw holds its first %zu bytes", len,
-             s->max_line, plen);
+    snprintf(why, sizeof why,
+             "line of %zu bytes is longer than "
+             "max_line_bytes (%zu); raw holds its first %zu bytes",
+             len, s->max_line, plen);
     bad_input(s, why, prefix, plen, pos);
 }
 
@@ -263,8 +282,10 @@ static int read_event_time(eddy_source *s, lua_State *L, int desc, char *err,
     s->idle_ms = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
     lua_pop(L, 2);
     if (s->bound < 0 || s->idle_ms < 0) {
-        snprintf(err, errlen, "source %s: max_out_of_orderness_ms and "
-                 "idle_timeout_ms must be >= 0", s->name);
+        snprintf(err, errlen,
+                 "source %s: max_out_of_orderness_ms and "
+                 "idle_timeout_ms must be >= 0",
+                 s->name);
         return -1;
     }
     return 0;
@@ -277,7 +298,8 @@ static int source_init(eddy_source *s, lua_State *L, int desc, const char *dir,
     s->fmt = eddy_format_parse(lua_tostring(L, -1));
     lua_getfield(L, desc, "max_line_bytes");
     s->max_line = lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0
-                      ? (size_t)lua_tointeger(L, -1) : DEFAULT_MAX_LINE;
+                      ? (size_t)lua_tointeger(L, -1)
+                      : DEFAULT_MAX_LINE;
     lua_getfield(L, desc, "kind");
     const char *kind = lua_tostring(L, -1);
     /* stack: format max_line kind */
@@ -313,7 +335,8 @@ eddy_source *eddy_source_new(eddy_job *job, lua_State *L, int desc,
     lua_getfield(L, desc, "name");
     s->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "source");
     lua_pop(L, 1);
-    if (s->name == NULL || (s->node = eddy_node_new(s->name, NULL, s)) == NULL ||
+    if (s->name == NULL ||
+        (s->node = eddy_node_new(s->name, NULL, s)) == NULL ||
         source_init(s, L, desc, dir, err, errlen) != 0) {
         eddy_source_free(s);
         return NULL;
@@ -400,8 +423,8 @@ static int drain_lines(lua_State *L, void *ud) {
         if (r == EDDY_LINES_LINE)
             eddy_source_line(a->s, line, len, pos);
         else
-            eddy_source_long_line(a->s, line,
-                                  eddy_lines_prefix_len(a->lines), len, pos);
+            eddy_source_long_line(a->s, line, eddy_lines_prefix_len(a->lines),
+                                  len, pos);
     }
     return 0;
 }

@@ -49,25 +49,23 @@ typedef struct eddy_source_ops {
     void (*snapshot)(void *impl, lua_State *L);
     /* Takes the position at idx (as snapshot made it) before start.
      * 0 or -1 with err. [-0, +0, m] */
-    int (*restore)(void *impl, lua_State *L, int idx, char *err,
-                   size_t errlen);
+    int (*restore)(void *impl, lua_State *L, int idx, char *err, size_t errlen);
 } eddy_source_ops;
 
 /* Each kind's constructor reads its fields from the description at desc
  * and attaches itself with eddy_source_attach. 0 or -1 with err. */
 int eddy_source_file_init(eddy_source *s, lua_State *L, int desc,
                           const char *dir, char *err, size_t errlen);
-int eddy_source_tcp_init(eddy_source *s, lua_State *L, int desc,
-                         char *err, size_t errlen);
+int eddy_source_tcp_init(eddy_source *s, lua_State *L, int desc, char *err,
+                         size_t errlen);
 int eddy_source_script_init(eddy_source *s, lua_State *L, int desc,
                             const char *dir, char *err, size_t errlen);
 
 /* A feed (memio.h) at desc.feed, for the testing kit. */
-int eddy_source_memory_init(eddy_source *s, lua_State *L, int desc,
-                            char *err, size_t errlen);
+int eddy_source_memory_init(eddy_source *s, lua_State *L, int desc, char *err,
+                            size_t errlen);
 
-void eddy_source_attach(eddy_source *s, const eddy_source_ops *ops,
-                        void *impl);
+void eddy_source_attach(eddy_source *s, const eddy_source_ops *ops, void *impl);
 eddy_job *eddy_source_job(eddy_source *s);
 size_t eddy_source_max_line(const eddy_source *s);
 /* Decodes one line read at stream offset pos and sends the event on; an

@@ -31,9 +31,9 @@
 typedef struct file_src {
     eddy_source *src;
     struct ev_loop *loop;
-    char *path;          /* NULL for stdin */
+    char *path; /* NULL for stdin */
     int fd, follow, regular;
-    uint64_t resume;          /* offset to start from (recovery) */
+    uint64_t resume;              /* offset to start from (recovery) */
     long long want_dev, want_ino; /* identity recorded with it, or -1 */
     eddy_lines *lines;
     ev_idle idle;
@@ -41,7 +41,9 @@ typedef struct file_src {
     ev_timer poll;
 } file_src;
 
-static void deliver(file_src *f) { eddy_source_drain(f->src, f->lines); }
+static void deliver(file_src *f) {
+    eddy_source_drain(f->src, f->lines);
+}
 
 static void stop_watchers(file_src *f) {
     ev_idle_stop(f->loop, &f->idle);
@@ -72,7 +74,8 @@ static ssize_t read_chunk(file_src *f) {
     }
     if (room > CHUNK) room = CHUNK;
     ssize_t n;
-    do n = read(f->fd, p, room); while (n < 0 && errno == EINTR);
+    do n = read(f->fd, p, room);
+    while (n < 0 && errno == EINTR);
     if (n > 0) eddy_lines_commit(f->lines, (size_t)n);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         eddy_job_fail(eddy_source_job(f->src), "source %s: read failed: %s",
@@ -120,13 +123,14 @@ static void fs_seek(file_src *f, const struct stat *st) {
     if (f->want_ino >= 0 && ((long long)st->st_ino != f->want_ino ||
                              (long long)st->st_dev != f->want_dev)) {
         eddy_warn("source %s: %s is not the file of the last checkpoint "
-                  "(another inode): reading it from the start", name, f->path);
+                  "(another inode): reading it from the start",
+                  name, f->path);
         return;
     }
     if ((uint64_t)st->st_size < f->resume) {
         eddy_warn("source %s: %s is shorter than the checkpointed position "
-                  "%llu: reading it from the start", name, f->path,
-                  (unsigned long long)f->resume);
+                  "%llu: reading it from the start",
+                  name, f->path, (unsigned long long)f->resume);
         return;
     }
     if (lseek(f->fd, (off_t)f->resume, SEEK_SET) < 0) return;

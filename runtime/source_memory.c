@@ -14,7 +14,6 @@
 #include "memio.h"
 #include "source.h"
 
-
 typedef struct mem_src {
     eddy_source *src;
     eddy_feed *feed;
@@ -102,9 +101,11 @@ static int ms_restore(void *impl, lua_State *L, int idx, char *err,
     lua_Integer pos = lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (pos < 0 || (size_t)pos > eddy_feed_count(ms->feed)) {
-        snprintf(err, errlen, "source %s: checkpointed at input %lld but "
-                 "the test gives %zu inputs", eddy_source_name(ms->src),
-                 (long long)pos, eddy_feed_count(ms->feed));
+        snprintf(err, errlen,
+                 "source %s: checkpointed at input %lld but "
+                 "the test gives %zu inputs",
+                 eddy_source_name(ms->src), (long long)pos,
+                 eddy_feed_count(ms->feed));
         return -1;
     }
     ms->pos = (uint64_t)pos;
@@ -114,8 +115,8 @@ static int ms_restore(void *impl, lua_State *L, int idx, char *err,
 static const eddy_source_ops memory_ops = {ms_start, ms_stop, ms_free,
                                            ms_snapshot, ms_restore};
 
-int eddy_source_memory_init(eddy_source *s, lua_State *L, int desc,
-                            char *err, size_t errlen) {
+int eddy_source_memory_init(eddy_source *s, lua_State *L, int desc, char *err,
+                            size_t errlen) {
     lua_getfield(L, desc, "feed");
     eddy_feed *feed = lua_touserdata(L, -1);
     lua_pop(L, 1);

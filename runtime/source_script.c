@@ -23,10 +23,10 @@ typedef struct script_src {
     char *path;
     int64_t interval_ms;
     int mod_ref, ctx_ref;
-    uint64_t seq;         /* events emitted so far: the position */
+    uint64_t seq; /* events emitted so far: the position */
     ev_idle idle;
-    eddy_alarm *timer;    /* polls every interval_ms (NULL: as often as
-                             the loop allows) */
+    eddy_alarm *timer; /* polls every interval_ms (NULL: as often as
+                          the loop allows) */
 } script_src;
 
 /* ctx:emit(ev) [-0, +0, e] */
@@ -167,8 +167,10 @@ static int ss_load(script_src *ss, lua_State *L, char *err, size_t errlen) {
         return -1;
     }
     if (lua_getfield(L, -1, "poll") != LUA_TFUNCTION) {
-        snprintf(err, errlen, "source %s: %s: the script has no poll "
-                 "function", name, ss->path);
+        snprintf(err, errlen,
+                 "source %s: %s: the script has no poll "
+                 "function",
+                 name, ss->path);
         lua_pop(L, 2);
         return -1;
     }

@@ -111,7 +111,8 @@ static int tcp_listen(tcp_src *t, char *err, size_t errlen) {
                  t->host, gai_strerror(rc));
         return -1;
     }
-    t->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    t->fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (t->fd >= 0)
         setsockopt(t->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -62,13 +62,17 @@ static void open_error(const char *dir, const char *lerr, char *err, size_t n) {
         strstr(lerr, "No such file"))
         snprintf(err, n, "state dir %s holds no eddy state (%s)", dir, lerr);
     else if (strstr(lerr, "lock") || strstr(lerr, "LOCK"))
-        snprintf(err, n, "state dir %s is locked by another eddy process "
-                 "(%s)", dir, lerr);
+        snprintf(err, n,
+                 "state dir %s is locked by another eddy process "
+                 "(%s)",
+                 dir, lerr);
     else if (0)
         snprintf(err, n, "state dir %s holds no eddy state (%s)", dir, lerr);
     else
-        snprintf(err, n, "state dir %s cannot be opened, it may be "
-                 "corrupted; nothing was changed (%s)", dir, lerr);
+        snprintf(err, n,
+                 "state dir %s cannot be opened, it may be "
+                 "corrupted; nothing was changed (%s)",
+                 dir, lerr);
 }
 
 eddy_store *eddy_store_open(const char *dir, int create, char *err,
@@ -82,7 +86,8 @@ eddy_store *eddy_store_open(const char *dir, int create, char *err,
     leveldb_options_set_create_if_missing(s->opts, create);
     leveldb_options_set_filter_policy(s->opts, s->bloom);
     leveldb_options_set_write_buffer_size(s->opts, 4 << 20);
-    leveldb_options_set_paranoid_checks(s->opts, 1); /* corruption is an error */
+    leveldb_options_set_paranoid_checks(s->opts,
+                                        1); /* corruption is an error */
     s->ropts = leveldb_readoptions_create();
     s->wsync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wsync, 1);
@@ -157,15 +162,20 @@ void eddy_batch_delete(eddy_batch *b, const char *k, size_t kn) {
     b->count++;
 }
 
-size_t eddy_batch_bytes(const eddy_batch *b) { return b->bytes; }
-size_t eddy_batch_count(const eddy_batch *b) { return b->count; }
+size_t eddy_batch_bytes(const eddy_batch *b) {
+    return b->bytes;
+}
+size_t eddy_batch_count(const eddy_batch *b) {
+    return b->count;
+}
 
 int eddy_store_write(eddy_store *s, eddy_batch *b, int sync, char *err,
                      size_t errlen) {
     s->writes++;
     if (s->fault_at > 0 && (s->writes == s->fault_at ||
                             (s->fault_sticky && s->writes > s->fault_at))) {
-        snprintf(err, errlen, "state write failed: IO error: No space left "
+        snprintf(err, errlen,
+                 "state write failed: IO error: No space left "
                  "on device (injected by EDDY_FAULT_STORE_WRITES)");
         return -1;
     }

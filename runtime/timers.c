@@ -81,7 +81,9 @@ int64_t eddy_timers_next(const eddy_timers *t, int kind) {
     return t->h[kind].n ? t->h[kind].v[0] : INT64_MAX;
 }
 
-size_t eddy_timers_count(const eddy_timers *t) { return t->count; }
+size_t eddy_timers_count(const eddy_timers *t) {
+    return t->count;
+}
 
 /* Pushes set[k1][k2]-style subtable sub of the table at ref, creating it.
  * k is a stack index. [-0, +1, m] */

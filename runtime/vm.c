@@ -33,12 +33,12 @@
 struct eddy_vm {
     lua_State *L;
     size_t mem, mem_cap;
-    int relaxed;               /* runtime bookkeeping: cap + reserve */
-    int depth;                 /* nesting of eddy_vm_call */
-    atomic_uint_fast64_t seq;  /* bumped per top-level call */
-    atomic_int busy;           /* depth > 0, for the watchdog */
+    int relaxed;                  /* runtime bookkeeping: cap + reserve */
+    int depth;                    /* nesting of eddy_vm_call */
+    atomic_uint_fast64_t seq;     /* bumped per top-level call */
+    atomic_int busy;              /* depth > 0, for the watchdog */
     atomic_uint_fast64_t expired; /* seq the watchdog declared overdue */
-    _Atomic int64_t event_ms; /* 0: no limit */
+    _Atomic int64_t event_ms;     /* 0: no limit */
     pthread_t wd;
     int wd_running;
     atomic_int wd_stop;
@@ -70,8 +70,7 @@ EDDY_NOINLINE static void *heap_realloc(eddy_vm *vm, void *ptr, size_t old,
     int small_new = n <= EDDY_POOL_MAX;
     if (!USE_POOL || (ptr != NULL && !small_old && !small_new))
         return realloc(ptr, n);
-    if (ptr == NULL)
-        return small_new ? eddy_pool_take(vm->pool, n) : malloc(n);
+    if (ptr == NULL) return small_new ? eddy_pool_take(vm->pool, n) : malloc(n);
     if (small_old && small_new && eddy_pool_same(old, n)) return ptr;
     void *q = small_new ? eddy_pool_take(vm->pool, n) : malloc(n);
     if (q == NULL) return NULL;
@@ -140,8 +139,7 @@ static int raised_by_dsl(lua_State *L) {
         !lua_getinfo(L, "S", &ar))
         return 0;
     size_t n = strlen(ar.source), k = sizeof dsl - 1;
-    return ar.source[0] == '@' && n > k &&
-           strcmp(ar.source + n - k, dsl) == 0;
+    return ar.source[0] == '@' && n > k && strcmp(ar.source + n - k, dsl) == 0;
 }
 
 /* Message handler: turns any error value into "message\ntraceback". An
@@ -202,8 +200,12 @@ void eddy_vm_free(eddy_vm *vm) {
     free(vm);
 }
 
-lua_State *eddy_vm_state(eddy_vm *vm) { return vm->L; }
-size_t eddy_vm_memory(const eddy_vm *vm) { return vm->mem; }
+lua_State *eddy_vm_state(eddy_vm *vm) {
+    return vm->L;
+}
+size_t eddy_vm_memory(const eddy_vm *vm) {
+    return vm->mem;
+}
 
 int eddy_vm_relax(eddy_vm *vm, int on) {
     int was = vm->relaxed;
@@ -213,7 +215,9 @@ int eddy_vm_relax(eddy_vm *vm, int on) {
 const char *eddy_vm_error(const eddy_vm *vm) {
     return vm->err.len ? vm->err.data : "unknown error";
 }
-int eddy_vm_error_kind(const eddy_vm *vm) { return vm->err_kind; }
+int eddy_vm_error_kind(const eddy_vm *vm) {
+    return vm->err_kind;
+}
 
 /* Count hook set by the watchdog: raises while the overdue call runs. */
 static void vm_hook(lua_State *L, lua_Debug *ar) {
@@ -296,8 +300,10 @@ static void vm_take_error(eddy_vm *vm, int status) {
     if (status == LUA_ERRMEM) {
         vm->err_kind = EDDY_ERR_MEMORY;
         if (vm->mem_cap)
-            eddy_buf_addf(&vm->err, "Lua memory limit of %zu MB exceeded "
-                          "(limits.memory_mb)", vm->mem_cap >> 20);
+            eddy_buf_addf(&vm->err,
+                          "Lua memory limit of %zu MB exceeded "
+                          "(limits.memory_mb)",
+                          vm->mem_cap >> 20);
         else
             eddy_buf_adds(&vm->err, "not enough memory");
     } else {

@@ -32,7 +32,8 @@ static void on_alarm(void *data) {
 
 static void test_alarms(void) {
     fired f = {eddy_clock_new_sim(100), {0}, NULL};
-    named a = {&f, "a", NULL, 0}, b = {&f, "b", NULL, 0}, p = {&f, "p", NULL, 300};
+    named a = {&f, "a", NULL, 0}, b = {&f, "b", NULL, 0},
+          p = {&f, "p", NULL, 300};
     a.self = eddy_alarm_new(f.c, on_alarm, &a, 0);
     b.self = eddy_alarm_new(f.c, on_alarm, &b, 0);
     p.self = eddy_alarm_new(f.c, on_alarm, &p, 1);
@@ -58,12 +59,14 @@ static void test_alarms(void) {
     TAP_STREQ(f.log, "a@1000 ", "an overdue alarm fires at the next advance");
     eddy_clock_advance(f.c, 50);
     TAP_OK(eddy_clock_now(f.c) == 1000, "time never goes back");
-    TAP_OK(eddy_alarm_at(p.self) == INT64_MAX && eddy_clock_next(f.c) == INT64_MAX,
+    TAP_OK(eddy_alarm_at(p.self) == INT64_MAX &&
+               eddy_clock_next(f.c) == INT64_MAX,
            "cancelled and fired alarms are not set");
     f.log[0] = '\0';
     eddy_alarm_set(b.self, 2000);
     eddy_clock_advance(f.c, INT64_MAX); /* looped for ever: unset was due */
-    TAP_STREQ(f.log, "b@2000 ", "advancing to the end of time fires what is "
+    TAP_STREQ(f.log, "b@2000 ",
+              "advancing to the end of time fires what is "
               "set, once, and returns");
     TAP_OK(eddy_clock_now(f.c) == INT64_MAX, "and the clock is there");
     eddy_alarm_free(a.self);
@@ -101,7 +104,8 @@ static void test_memio(void) {
     eddy_feed_get(f, 1, L, &has, &ts, err, sizeof err);
     lua_getfield(L, 1, "a");
     TAP_OK(lua_isnil(L, 2) && !has && lua_type(L, 3) == LUA_TNUMBER &&
-               !lua_isinteger(L, 3), "floats stay floats; no key, no time");
+               !lua_isinteger(L, 3),
+           "floats stay floats; no key, no time");
     lua_settop(L, 0);
     TAP_OK(eddy_feed_step(f) == 0, "a feed without a reader delivers nothing");
     eddy_feed_free(f);

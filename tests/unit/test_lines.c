@@ -28,7 +28,8 @@ static void split(const char *s, size_t step, size_t max_line, char *out,
         size_t len;
         uint64_t pos;
         int r;
-        while ((r = eddy_lines_next(ls, &line, &len, &pos)) != EDDY_LINES_MORE) {
+        while ((r = eddy_lines_next(ls, &line, &len, &pos)) !=
+               EDDY_LINES_MORE) {
             if (r == EDDY_LINES_LINE)
                 o += (size_t)snprintf(out + o, outlen - o, "%.*s@%llu|",
                                       (int)len, line, (unsigned long long)pos);
@@ -57,7 +58,8 @@ int main(void) {
                   steps[i]);
         split("ok\nway-too-long-at-the-end", steps[i], 8, out, sizeof out);
         TAP_STREQ(out, "ok@0|LONG@3:23|",
-                  "an over-long last line without newline (step %zu)", steps[i]);
+                  "an over-long last line without newline (step %zu)",
+                  steps[i]);
     }
     split("", 4, 10, out, sizeof out);
     TAP_STREQ(out, "", "empty input gives no lines");
@@ -97,7 +99,8 @@ int main(void) {
         p = eddy_lines_space(ls, &room);
         memset(p, 'x', room);
         eddy_lines_commit(ls, room);
-        while (eddy_lines_next(ls, &line, &len, &pos) != EDDY_LINES_MORE) {}
+        while (eddy_lines_next(ls, &line, &len, &pos) != EDDY_LINES_MORE) {
+        }
     }
     TAP_OK(eddy_lines_pending(ls) <= 64 + 16,
            "a never-ending line keeps the buffer bounded (%zu pending)",
@@ -114,7 +117,8 @@ int main(void) {
         size_t off = 0;
         int r = EDDY_LINES_MORE;
         while (r == EDDY_LINES_MORE && off < sizeof big) {
-            size_t n = sizeof big - off < feeds[k] ? sizeof big - off : feeds[k];
+            size_t n =
+                sizeof big - off < feeds[k] ? sizeof big - off : feeds[k];
             p = eddy_lines_space(ls, &room);
             if (n > room) n = room;
             memcpy(p, big + off, n);
@@ -126,7 +130,8 @@ int main(void) {
                    eddy_lines_prefix_len(ls) == EDDY_LINES_PREFIX &&
                    memcmp(line, big, EDDY_LINES_PREFIX) == 0,
                "a dropped line (fed %zu bytes at a time) reports its length "
-               "and its first %d bytes", feeds[k], EDDY_LINES_PREFIX);
+               "and its first %d bytes",
+               feeds[k], EDDY_LINES_PREFIX);
         eddy_lines_free(ls);
     }
     ls = eddy_lines_new(4, 64);

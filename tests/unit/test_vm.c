@@ -41,16 +41,16 @@ int main(void) {
     TAP_OK(run(vm, "big = {} for i = 1, 20000 do big[i] = { i, tostring(i) } "
                    "end s = ('y'):rep(100000)") == 0,
            "a heap of small and large blocks is built");
-    size_t lua_bytes = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 +
-                       (size_t)lua_gc(L, LUA_GCCOUNTB);
+    size_t lua_bytes =
+        (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
     TAP_OK(eddy_vm_memory(vm) == lua_bytes,
            "the allocator counts what Lua counts (%zu and %zu bytes)",
            eddy_vm_memory(vm), lua_bytes);
     size_t grown = eddy_vm_memory(vm);
     TAP_OK(run(vm, "big, s = nil, nil") == 0, "the heap is dropped");
     lua_gc(L, LUA_GCCOLLECT);
-    lua_bytes = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 +
-                (size_t)lua_gc(L, LUA_GCCOUNTB);
+    lua_bytes =
+        (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
     TAP_OK(eddy_vm_memory(vm) == lua_bytes && eddy_vm_memory(vm) < grown / 4,
            "after a collection the count falls with Lua's (%zu and %zu bytes)",
            eddy_vm_memory(vm), lua_bytes);
@@ -61,16 +61,21 @@ int main(void) {
            "a runaway loop is stopped by limits.event_ms");
     TAP_OK(strstr(eddy_vm_error(vm), "limits.event_ms") != NULL,
            "the message names limits.event_ms");
-    TAP_OK(run(vm, "while true do pcall(function() while true do end end) end")
-               == -1 && eddy_vm_error_kind(vm) == EDDY_ERR_TIMEOUT,
-           "the script's own pcall cannot swallow the time limit");
+    TAP_OK(
+        run(vm, "while true do pcall(function() while true do end end) end") ==
+                -1 &&
+            eddy_vm_error_kind(vm) == EDDY_ERR_TIMEOUT,
+        "the script's own pcall cannot swallow the time limit");
     TAP_OK(run(vm, "local s = 0 for i = 1, 1000 do s = s + i end") == 0,
            "after a timeout the next call runs normally");
 
     eddy_vm_set_limits(vm, 0, (size_t)8 << 20);
-    TAP_OK(run(vm, "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(100) .. i end")
-               == -1 && eddy_vm_error_kind(vm) == EDDY_ERR_MEMORY,
-           "the memory cap stops a growing heap");
+    TAP_OK(
+        run(vm,
+            "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(100) .. i end") ==
+                -1 &&
+            eddy_vm_error_kind(vm) == EDDY_ERR_MEMORY,
+        "the memory cap stops a growing heap");
     TAP_OK(strstr(eddy_vm_error(vm), "limits.memory_mb") != NULL,
            "the message names limits.memory_mb");
     lua_gc(L, LUA_GCCOLLECT);
