@@ -117,6 +117,27 @@ static void *writer_main(void *arg) {
     return NULL;
 }
 
+/* Encodes the record at rec into c->rbuf with rec.bytes set to what the
+ * whole batch writes, the record, the pointer to it and the dropped old
+ * record included (what put_record adds): the figure is encoded until it
+ * is the figure the encoding makes (a varint can grow by a byte, so this
+ * settles in two or three rounds). [-0, +0, m] */
+static int encode_record(eddy_ckpt *c, lua_State *L, int rec, char *err,
+                         size_t errlen) {
+    size_t rest = eddy_batch_bytes(c->batch) + 9 + 5 + 8 +
+                  (c->id > HISTORY ? 9 : 0);
+    size_t bytes = rest;
+    for (;;) {
+        lua_pushinteger(L, (lua_Integer)bytes);
+        lua_setfield(L, rec, "bytes");
+        eddy_buf_reset(&c->rbuf);
+        if (eddy_codec_encode(L, rec, "checkpoint", &c->rbuf, err, errlen))
+            return -1;
+        if (rest + c->rbuf.len == bytes) return 0;
+        bytes = rest + c->rbuf.len;
+    }
+}
+
 /* Adds the checkpoint record at rec and the pointer to it to the batch.
  * [-0, +0, m] */
 static int put_record(eddy_ckpt *c, lua_State *L, int rec, char *err,
@@ -130,23 +151,17 @@ static int put_record(eddy_ckpt *c, lua_State *L, int rec, char *err,
     lua_setfield(L, rec, "time");
     lua_pushinteger(L, (lua_Integer)c->keys);
     lua_setfield(L, rec, "keys");
-    lua_pushinteger(L, (lua_Integer)eddy_batch_bytes(c->batch));
-    lua_setfield(L, rec, "bytes");
-    eddy_buf *v = &c->rbuf;
-    eddy_buf_reset(v);
-    int rc = eddy_codec_encode(L, rec, "checkpoint", v, err, errlen);
-    if (rc == 0) {
-        char k[9] = {'c'}, id[8];
-        put_be64(k + 1, c->id);
-        put_be64(id, c->id);
-        eddy_batch_put(c->batch, k, 9, v->data, v->len);
-        eddy_batch_put(c->batch, "mlast", 5, id, 8);
-        if (c->id > HISTORY) {
-            put_be64(k + 1, c->id - HISTORY);
-            eddy_batch_delete(c->batch, k, 9);
-        }
+    if (encode_record(c, L, rec, err, errlen) != 0) return -1;
+    char k[9] = {'c'}, id[8];
+    put_be64(k + 1, c->id);
+    put_be64(id, c->id);
+    eddy_batch_put(c->batch, k, 9, c->rbuf.data, c->rbuf.len);
+    eddy_batch_put(c->batch, "mlast", 5, id, 8);
+    if (c->id > HISTORY) {
+        put_be64(k + 1, c->id - HISTORY);
+        eddy_batch_delete(c->batch, k, 9);
     }
-    return rc;
+    return 0;
 }
 
 /* The Lua side of begin, in protected mode: the record, the operators'

@@ -55,6 +55,9 @@ contains "$(printf '%s\n' "$cps" | tail -1)" '"in":{"dev":' "a checkpoint record
 contains "$(printf '%s\n' "$cps" | tail -1)" '"offset":50' "and its byte offset"
 contains "$(printf '%s\n' "$cps" | tail -1)" '"sinks":{"resume":80}' "and the sink's committed length"
 contains "$(printf '%s\n' "$cps" | tail -1)" '"trigger":"final"' "and its trigger"
+logged=$(sed -n 's/.*checkpoint 1 (final): [0-9]* keys, \([0-9]*\) bytes.*/\1/p' err1)
+is "$(printf '%s\n' "$cps" | head -1 | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p')" "$logged" \
+  "eddy checkpoints gives the bytes the log gave (the record itself included)"
 "$EDDY" run resume.lua --state-dir st1 2>/dev/null
 is "$(wc -l < resume.out | tr -d ' ')" "5" "a run with nothing new changes nothing"
 
