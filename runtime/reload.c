@@ -20,6 +20,7 @@
 #include "log.h"
 #include "operator_impl.h"
 #include "script.h"
+#include "state_codec.h"
 
 #define WATCH_S 0.1   /* how often scripts are stat()ed */
 #define SETTLE_S 0.05 /* quiet time before a changed file is reloaded */
@@ -47,6 +48,50 @@ void eddy_op_read_version(eddy_op *op, lua_State *L, int mod) {
     op->hash = file_hash(op->script);
 }
 
+/* Checks what migrate returned for the key at key: the results are above
+ * key. Keeps the new state there (false for nil: the key is dropped): 0;
+ * or -1 with err for no result at all (a missing return would drop every
+ * key) or one that is not a table, naming the line migrate is defined
+ * on. [-(0|n), +(0|1), m] */
+static int migrated(lua_State *L, int mod, int key, char *err, size_t n) {
+    int nres = lua_gettop(L) - key, t = nres ? lua_type(L, key + 1) : 0;
+    if (nres > 0 && (t == LUA_TTABLE || t == LUA_TNIL)) {
+        lua_settop(L, key + 1);
+        if (t == LUA_TNIL) lua_pushboolean(L, 0), lua_replace(L, key + 1);
+        return 0;
+    }
+    char k[128];
+    lua_Debug ar;
+    lua_getfield(L, mod, "migrate"); /* stack: key results migrate */
+    lua_getinfo(L, ">S", &ar);       /* stack: key results */
+    if (lua_type(L, key) == LUA_TSTRING)
+        snprintf(k, sizeof k, "\"%.100s\"", lua_tostring(L, key));
+    else
+        snprintf(k, sizeof k, "%lld", (long long)lua_tointeger(L, key));
+    snprintf(err, n,
+             "%s:%d: migrate returned %s for key %s: it must return the new "
+             "state (a table), or nil to drop the key",
+             ar.short_src, ar.linedefined,
+             nres ? luaL_typename(L, key + 1) : "nothing", k);
+    return -1;
+}
+
+/* Replaces the state at the top by a copy made through the codec, so that
+ * a migrate that changes its argument in place and then fails (or returns
+ * a bad value for a later key) leaves the running state as it was. 0, or
+ * -1 with err. [-1, +1, m] */
+static int copy_state(eddy_op *op, lua_State *L, char *err, size_t n) {
+    char why[512];
+    if (!lua_istable(L, -1)) return 0;
+    eddy_buf_reset(&op->vbuf);
+    if (eddy_codec_encode(L, -1, "state", &op->vbuf, why, sizeof why) != 0) {
+        snprintf(err, n, "migrate: %s", why);
+        return -1;
+    }
+    lua_pop(L, 1);
+    return eddy_codec_decode(L, op->vbuf.data, op->vbuf.len, err, n);
+}
+
 /* migrate(old_state, ctx, old_version) for every key into a table
  * key -> new state (false: deleted), left on the stack. 0, or -1 (err).
  * [-0, +(1|0), m] */
@@ -66,18 +111,17 @@ static int migrate_all(eddy_op *op, lua_State *L, int mod, int64_t from,
         eddy_op_ctx_settle(op, L, h + 3);
         eddy_op_set_key(op, L, h + 3, key);
         lua_getfield(L, mod, "migrate");
-        if (eddy_op_peek_state(op, L, key, err, n) != 0) goto fail;
+        if (eddy_op_peek_state(op, L, key, err, n) != 0 ||
+            copy_state(op, L, err, n) != 0)
+            goto fail;
         lua_pushvalue(L, h + 3);
         lua_pushinteger(L, from);
         /* stack: ... key migrate old ctx from */
-        if (eddy_vm_pcall(op->vm, h, 3, 1) != 0) {
+        if (eddy_vm_pcall(op->vm, h, 3, LUA_MULTRET) != 0) {
             snprintf(err, n, "migrate failed: %s", eddy_vm_error(op->vm));
             goto fail;
         }
-        if (!lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            lua_pushboolean(L, 0);
-        }
+        if (migrated(L, mod, key, err, n) != 0) goto fail;
         lua_rawset(L, h + 2); /* out[key] = new state */
     }
     eddy_op_set_key(op, L, h + 3, 0);
@@ -90,12 +134,19 @@ fail:
     return -1;
 }
 
-/* Files the migrated states (table at idx) as the keys' state. */
+/* Files the migrated states (table at idx) as the keys' state; logs how
+ * many keys migrate dropped. */
 static void apply_states(eddy_op *op, lua_State *L, int idx) {
-    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    long long keys = 0, dropped = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1), keys++) {
+        dropped += !lua_toboolean(L, -1);
         lua_pushvalue(L, -1);
         eddy_opstate_put(op->state, L, lua_gettop(L) - 2);
     }
+    if (dropped > 0)
+        eddy_info("operator %s: migrate returned nil for %lld of %lld keys: "
+                  "their state is dropped",
+                  op->name, dropped, keys);
 }
 
 /* The new module at mod replaces the running one: checks, migrates, swaps
