@@ -124,8 +124,8 @@ static void *writer_main(void *arg) {
  * settles in two or three rounds). [-0, +0, m] */
 static int encode_record(eddy_ckpt *c, lua_State *L, int rec, char *err,
                          size_t errlen) {
-    size_t rest = eddy_batch_bytes(c->batch) + 9 + 5 + 8 +
-                  (c->id > HISTORY ? 9 : 0);
+    size_t rest =
+        eddy_batch_bytes(c->batch) + 9 + 5 + 8 + (c->id > HISTORY ? 9 : 0);
     size_t bytes = rest;
     for (;;) {
         lua_pushinteger(L, (lua_Integer)bytes);
