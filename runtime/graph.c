@@ -146,8 +146,9 @@ void eddy_graph_free(eddy_graph *g) {
 int eddy_graph_start(eddy_graph *g, char *err, size_t errlen) {
     for (int i = 0; i < g->nops; i++)
         if (eddy_op_open(g->ops[i]) != 0) {
-            snprintf(err, errlen, "operator %s: open failed",
-                     eddy_op_name(g->ops[i]));
+            snprintf(err, errlen, "operator %s: open failed: %s",
+                     eddy_op_name(g->ops[i]),
+                     eddy_vm_error(eddy_job_vm(g->job)));
             return -1;
         }
     if (!eddy_clock_is_sim(eddy_job_clock(g->job))) /* tests reload */
@@ -348,15 +349,23 @@ int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
     return rc;
 }
 
-static int reload_all(lua_State *L, void *ud) {
-    eddy_graph *g = ud;
-    for (int i = 0; i < g->nops; i++) eddy_op_reload(g->ops[i]);
+typedef struct reload_req {
+    eddy_graph *g;
+    int stale_only;
+} reload_req;
+
+static int reload_ops(lua_State *L, void *ud) {
+    reload_req *r = ud;
+    for (int i = 0; i < r->g->nops; i++)
+        if (!r->stale_only || eddy_op_script_stale(r->g->ops[i]))
+            eddy_op_reload(r->g->ops[i]);
     return 0;
 }
 
-void eddy_graph_reload(eddy_graph *g, eddy_vm *vm) {
-    eddy_info("reloading every operator script");
-    if (eddy_vm_protect(vm, reload_all, g) != 0)
+void eddy_graph_reload(eddy_graph *g, eddy_vm *vm, int stale_only) {
+    reload_req r = {g, stale_only};
+    if (!stale_only) eddy_info("reloading every operator script");
+    if (eddy_vm_protect(vm, reload_ops, &r) != 0)
         eddy_error("reload: %s", eddy_vm_error(vm));
 }
 

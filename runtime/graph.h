@@ -46,8 +46,10 @@ int eddy_graph_sink_fds(const eddy_graph *g, int *fds, int max);
  * rec, state from store. 0, or -1 with err. [-0, +0, m] */
 int eddy_graph_restore(eddy_graph *g, lua_State *L, int rec, eddy_store *store,
                        char *err, size_t errlen);
-/* SIGHUP: reloads every operator script (failures keep the old one). */
-void eddy_graph_reload(eddy_graph *g, eddy_vm *vm);
+/* SIGHUP: reloads every operator script (failures keep the old one); with
+ * stale_only, those whose file no longer holds the text that runs (after a
+ * restart, which resumes the code that ran). */
+void eddy_graph_reload(eddy_graph *g, eddy_vm *vm, int stale_only);
 /* The job's watermark: the minimum over its sources (idle ones aside). */
 int64_t eddy_graph_watermark(const eddy_graph *g);
 /* Finds a source, an operator by name (NULL if none). */

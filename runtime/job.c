@@ -23,6 +23,7 @@
 
 #include "job_impl.h"
 #include "log.h"
+#include "texts.h"
 
 eddy_vm *eddy_job_vm(eddy_job *job) {
     return job->vm;
@@ -240,7 +241,7 @@ static int recover(eddy_job *job, char *err, size_t errlen) {
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
-    if (job->graph) eddy_graph_reload(job->graph, job->vm);
+    if (job->graph) eddy_graph_reload(job->graph, job->vm, 0);
 }
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
@@ -287,10 +288,17 @@ static int rebuild(eddy_job *job, char *err, size_t errlen) {
         return -1;
     }
     eddy_vm_set_limits(job->vm, 10000, 0);
-    if (eddy_job_load_plan(job, &cfg, err, errlen) != 0 ||
-        recover(job, err, errlen) != 0)
+    eddy_vm_set_texts(job->vm, job->texts);
+    eddy_texts_replay(job->texts, 1); /* the code that ran, not the disk's */
+    int rc = eddy_job_load_plan(job, &cfg, err, errlen);
+    eddy_texts_replay(job->texts, 0);
+    if (rc != 0 || recover(job, err, errlen) != 0 ||
+        start(job, err, errlen) != 0)
         return -1;
-    return start(job, err, errlen);
+    eddy_texts_accept(job->texts, NULL);
+    /* a script saved since: as hot reload would have taken it */
+    eddy_graph_reload(job->graph, job->vm, 1);
+    return 0;
 }
 
 static void on_wake(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -304,46 +312,58 @@ static const char *restart_cause(const eddy_job *job) {
     return "other";
 }
 
-/* The job failed: restarts it in this process if the strategy allows.
- * 0 restarted, -1 not (job->failure says why). */
-static int restart(eddy_job *job) {
-    int64_t delay =
-        eddy_restart_next(job->restart, job_ms(job), job->started_ms);
-    if (delay < 0 || job->stopping) {
-        if (delay < 0 && job->restarts > 0) {
-            size_t n = strlen(job->failure);
-            snprintf(job->failure + n, sizeof job->failure - n,
-                     " (restart strategy %s exhausted after %lu restarts)",
-                     eddy_restart_name(job->restart), job->restarts);
-        }
-        return -1;
-    }
-    eddy_obs_restart(job->obs, restart_cause(job), job->failure);
-    eddy_job_count_failure(job);
-    job->restarts++;
-    eddy_warn("job %s failed: %s", job->name, job->failure);
-    eddy_warn("restart %lu in %lld ms (%s): state from the last completed "
-              "checkpoint",
-              job->restarts, (long long)delay, eddy_restart_name(job->restart));
-    teardown(job);
-    if (eddy_clock_is_sim(job->clock)) { /* tests: the delay is simulated */
+/* Waits out a restart delay (simulated in tests). */
+static void restart_wait(eddy_job *job, int64_t delay) {
+    if (eddy_clock_is_sim(job->clock)) {
         eddy_clock_advance(job->clock, eddy_clock_now(job->clock) + delay);
-    } else {
-        ev_timer wake;
-        ev_timer_init(&wake, on_wake, (double)delay / 1000.0, 0.0);
-        ev_timer_start(job->loop, &wake);
-        ev_run(job->loop, 0);
-        ev_timer_stop(job->loop, &wake);
+        return;
     }
+    ev_timer wake;
+    ev_timer_init(&wake, on_wake, (double)delay / 1000.0, 0.0);
+    ev_timer_start(job->loop, &wake);
+    ev_run(job->loop, 0);
+    ev_timer_stop(job->loop, &wake);
+}
+
+/* The job failed: restarts it in this process while the strategy allows.
+ * A restart whose operator code fails (an open hook) is one more failure
+ * for the strategy. 0 restarted, -1 not (job->failure says why). */
+static int restart(eddy_job *job) {
     char err[4096];
-    if (job->stopping) return -1;
-    job->failed = 0;
-    job->failure[0] = '\0';
-    if (rebuild(job, err, sizeof err) != 0) {
+    for (;;) {
+        int64_t delay =
+            eddy_restart_next(job->restart, job_ms(job), job->started_ms);
+        if (delay < 0 || job->stopping) {
+            if (delay < 0 && job->restarts > 0) {
+                size_t n = strlen(job->failure);
+                snprintf(job->failure + n, sizeof job->failure - n,
+                         " (restart strategy %s exhausted after %lu restarts)",
+                         eddy_restart_name(job->restart), job->restarts);
+            }
+            return -1;
+        }
+        eddy_obs_restart(job->obs, restart_cause(job), job->failure);
+        eddy_job_count_failure(job);
+        job->restarts++;
+        eddy_warn("job %s failed: %s", job->name, job->failure);
+        eddy_warn("restart %lu in %lld ms (%s): state from the last "
+                  "completed checkpoint",
+                  job->restarts, (long long)delay,
+                  eddy_restart_name(job->restart));
+        teardown(job);
+        restart_wait(job, delay);
+        if (job->stopping) return -1;
+        job->failed = 0;
+        job->failure[0] = '\0';
+        if (rebuild(job, err, sizeof err) == 0) return 0;
+        /* the job's own code failed (an open hook): it may work next time,
+         * the strategy decides; anything else (the state dir, a sink
+         * changed outside eddy) would fail the same way again */
+        int retry = job->failed;
+        job->failed = 0;
         eddy_job_fail(job, "restart %lu failed: %s", job->restarts, err);
-        return -1;
+        if (!retry) return -1;
     }
-    return 0;
 }
 
 /* Locks the state dir and recovers from its last checkpoint. */
@@ -427,6 +447,7 @@ void eddy_job_free(eddy_job *job) {
     eddy_store_close(job->store);
     if (job->loop) ev_loop_destroy(job->loop);
     eddy_vm_free(job->vm);
+    eddy_texts_free(job->texts);
     eddy_clock_free(job->clock);
     if (job->lock_fd >= 0) close(job->lock_fd);
     eddy_restart_free(job->restart);

@@ -26,6 +26,7 @@ typedef struct poison {
 
 struct eddy_job {
     eddy_vm *vm;
+    eddy_texts *texts; /* the scripts' texts: a restart replays them */
     struct ev_loop *loop;
     eddy_clock *clock;
     eddy_graph *graph;

@@ -11,6 +11,7 @@
 #include "coremod.h"
 #include "job_impl.h"
 #include "log.h"
+#include "texts.h"
 
 /* ---- loading ----------------------------------------------------------- */
 
@@ -195,9 +196,16 @@ eddy_job *eddy_job_load(const eddy_job_config *cfg, char *err, size_t errlen) {
     job->lua_dir = strdup(cfg->lua_dir);
     job->cfg_state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
     eddy_vm_set_limits(job->vm, 10000, 0);
+    if ((job->texts = eddy_texts_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        eddy_job_free(job);
+        return NULL;
+    }
+    eddy_vm_set_texts(job->vm, job->texts);
     if (eddy_job_load_plan(job, cfg, err, errlen) != 0) {
         eddy_job_free(job);
         return NULL;
     }
+    eddy_texts_accept(job->texts, NULL); /* what a restart will run */
     return job;
 }

@@ -47,6 +47,8 @@ int eddy_op_peek_state(eddy_op *op, lua_State *L, int key, char *err,
 /* Hot reload (reload.c): reloads the script now (0), or keeps the running
  * version and logs why (-1). */
 int eddy_op_reload(eddy_op *op);
+/* 1 if the operator's script file no longer holds the text that runs. */
+int eddy_op_script_stale(eddy_op *op);
 /* Tests: reloads from another script file, which then stands for the
  * operator's script. 0, or -1 with err (the running version stays).
  * [-0, +0, -] */

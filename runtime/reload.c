@@ -21,21 +21,10 @@
 #include "operator_impl.h"
 #include "script.h"
 #include "state_codec.h"
+#include "texts.h"
 
 #define WATCH_S 0.1   /* how often scripts are stat()ed */
 #define SETTLE_S 0.05 /* quiet time before a changed file is reloaded */
-
-/* FNV-1a of the script's bytes: which version ran, for the checkpoints. */
-static uint64_t file_hash(const char *path) {
-    uint64_t h = 1469598103934665603ULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return 0;
-    int c;
-    while ((c = getc(f)) != EOF)
-        h = (h ^ (uint64_t)(unsigned char)c) * 1099511628211ULL;
-    fclose(f);
-    return h;
-}
 
 void eddy_op_read_version(eddy_op *op, lua_State *L, int mod) {
     lua_getfield(L, mod, "accepts_late");
@@ -45,7 +34,7 @@ void eddy_op_read_version(eddy_op *op, lua_State *L, int mod) {
     op->has_version = lua_isinteger(L, -1);
     op->version = op->has_version ? lua_tointeger(L, -1) : 0;
     lua_pop(L, 1);
-    op->hash = file_hash(op->script);
+    op->hash = eddy_vm_text_hash(op->vm); /* the text just loaded */
 }
 
 /* Checks what migrate returned for the key at key: the results are above
@@ -230,11 +219,16 @@ static int reload(eddy_op *op, char *err, size_t errlen) {
         return -1;
     }
     op->reloads++;
-    op->hash = file_hash(op->script);
+    op->hash = eddy_vm_text_hash(op->vm);
+    eddy_texts_accept(eddy_vm_texts(op->vm), op->script);
     eddy_info("operator %s: reloaded %s (version %lld) in %lld ms", op->name,
               op->script, (long long)op->version,
               (long long)(eddy_clock_mono_ms() - t0));
     return 0;
+}
+
+int eddy_op_script_stale(eddy_op *op) {
+    return op->script && eddy_texts_stale(eddy_vm_texts(op->vm), op->script);
 }
 
 int eddy_op_reload(eddy_op *op) {

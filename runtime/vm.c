@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "pool_impl.h"
+#include "texts.h"
 
 #define EDDY_NOINLINE __attribute__((noinline))
 
@@ -47,6 +48,9 @@ struct eddy_vm {
     eddy_buf err;
     int err_kind;
     eddy_pool *pool; /* small blocks of the Lua heap (pool.c) */
+    eddy_texts *texts;  /* where scripts are read (the job's; may be NULL) */
+    eddy_buf text;      /* the last script read */
+    uint64_t text_hash; /* and its hash */
 };
 
 /* Under AddressSanitizer the pool is off, so that ASan sees every block. */
@@ -166,6 +170,7 @@ eddy_vm *eddy_vm_new(void) {
     eddy_vm *vm = calloc(1, sizeof *vm);
     if (vm == NULL) return NULL;
     eddy_buf_init(&vm->err);
+    eddy_buf_init(&vm->text);
     vm->pool = eddy_pool_new();
     vm->L = vm->pool ? lua_newstate(vm_alloc, vm) : NULL;
     if (vm->L == NULL) {
@@ -197,6 +202,7 @@ void eddy_vm_free(eddy_vm *vm) {
     lua_close(vm->L);
     eddy_pool_free(vm->pool); /* after lua_close: it frees into the pool */
     eddy_buf_free(&vm->err);
+    eddy_buf_free(&vm->text);
     free(vm);
 }
 
@@ -398,8 +404,35 @@ int eddy_vm_protect(eddy_vm *vm, eddy_protected_fn fn, void *ud) {
     return 0;
 }
 
+void eddy_vm_set_texts(eddy_vm *vm, eddy_texts *texts) {
+    vm->texts = texts;
+}
+
+eddy_texts *eddy_vm_texts(const eddy_vm *vm) {
+    return vm->texts;
+}
+
+uint64_t eddy_vm_text_hash(const eddy_vm *vm) {
+    return vm->text_hash;
+}
+
+/* As luaL_loadfilex: a UTF-8 byte order mark and a first line starting
+ * with '#' are skipped (its newline kept, so line numbers stay right). */
 int eddy_vm_load_file(eddy_vm *vm, const char *path) {
-    int status = luaL_loadfilex(vm->L, path, "t");
+    char err[4200], name[4096];
+    if (eddy_texts_read(vm->texts, path, &vm->text, err, sizeof err) != 0) {
+        lua_pushstring(vm->L, err);
+        vm_take_error(vm, LUA_ERRFILE);
+        return -1;
+    }
+    const char *s = vm->text.data ? vm->text.data : "";
+    const char *end = s + vm->text.len;
+    vm->text_hash = eddy_texts_hash(s, vm->text.len);
+    if (end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3;
+    if (s < end && *s == '#')
+        while (s < end && *s != '\n') s++;
+    snprintf(name, sizeof name, "@%s", path);
+    int status = luaL_loadbufferx(vm->L, s, (size_t)(end - s), name, "t");
     if (status != LUA_OK) {
         vm_take_error(vm, status);
         return -1;

@@ -54,5 +54,12 @@ int eddy_vm_error_kind(const eddy_vm *vm);
  * stack: returns 0, or -1 with the error (file:line) in eddy_vm_error.
  * [-0, +(1|0), -] */
 int eddy_vm_load_file(eddy_vm *vm, const char *path);
+/* Where eddy_vm_load_file reads scripts (texts.h; the job owns it): NULL,
+ * the default, reads the files and keeps nothing. */
+typedef struct eddy_texts eddy_texts;
+void eddy_vm_set_texts(eddy_vm *vm, eddy_texts *texts);
+eddy_texts *eddy_vm_texts(const eddy_vm *vm);
+/* The hash (eddy_texts_hash) of the text eddy_vm_load_file last read. */
+uint64_t eddy_vm_text_hash(const eddy_vm *vm);
 
 #endif

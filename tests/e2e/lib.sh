@@ -5,7 +5,7 @@ EDDY=${EDDY_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin/e
 T_N=0
 T_FAILED=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/eddy-e2e.XXXXXX")
-trap 'rm -rf "$T_TMP"; echo "1..$T_N"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T_TMP"; echo "1..$T_N"' EXIT
 
 # ok COND_STATUS NAME: records a test result from the last command's status.
 ok() {

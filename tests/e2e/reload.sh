@@ -37,6 +37,7 @@ save() { cat > ops/.count.tmp; mv ops/.count.tmp ops/count.lua; }
 save <<'LUA'
 local M = {}
 function M.process(ev, ctx)
+  if ev.boom and once(ev.boom) then error("transient failure " .. ev.boom) end
   ctx.state.n = (ctx.state.n or 0) + 1
   ctx:emit({ k = ctx.key, n = ctx.state.n, v = 2 })
 end
@@ -135,3 +136,89 @@ ids = [r["i"] for r in rows]
 print(len(ids), len(set(ids)), ids == sorted(ids), min(ids), max(ids))')" "3000 3000 True 1 3000" "every event once, in order, across reloads"
 [ "$(grep -c 'reloaded' err2)" -ge 2 ]
 ok $? "several reloads happened while it ran ($(grep -c 'reloaded' err2))"
+
+# --- a restart resumes the code that ran, not a broken save on disk ---
+# r.lua fails once per "boom" marker (a transient error), so each boom
+# event costs one restart; with OPENFAIL present, open fails once.
+mkdir -p rs && cd rs
+cat > r.lua <<'LUA'
+local M = {}
+local function once(name)
+  local f = io.open(name)
+  if f then f:close() return false end
+  f = io.open(name, "w"); f:write("x"); f:close()
+  return true
+end
+function M.process(ev, ctx)
+  if ev.boom and once(ev.boom) then error("transient failure " .. ev.boom) end
+  ctx.state.n = (ctx.state.n or 0) + 1
+  ctx:emit({ k = ctx.key, n = ctx.state.n, v = 1 })
+end
+return M
+LUA
+cat > job.lua <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{ name = "rs", checkpoint = { interval_ms = 100 }, poison_after = 100,
+  restart = { strategy = "fixed-delay", attempts = 10, delay_ms = 1500 } }
+job:source("in", eddy.source.file{ path = "in.ndjson", follow = true })
+  :key_by("k"):process("r.lua"):sink(eddy.sink.file{ path = "out.ndjson" })
+return job
+LUA
+: > in.ndjson
+"$EDDY" run job.lua --state-dir st 2>err &
+pid=$!
+add a
+wait_for has_lines 1
+printf 'local M = {\n' > .r.tmp && mv .r.tmp r.lua
+wait_for grep -q "reload failed" err
+printf '{"k":"a","boom":"m1"}\n' >> in.ndjson
+wait_for has_count 'restart 1 in' err 1
+wait_for grep -q "recovered from checkpoint" err
+add a
+wait_for has_lines 3
+ok $? "a failure after a refused save restarts with the version that ran"
+is "$(tail -1 out.ndjson)" '{"k":"a","n":3,"v":1}' "the running version goes on, state intact"
+if grep -q "restart 1 failed" err; then ok 1 "the broken file on disk did not end the job"; else ok 0 "the broken file on disk did not end the job"; fi
+
+# saved while the job waits to restart: taken after the restart
+printf '{"k":"a","boom":"m2"}\n' >> in.ndjson
+wait_for has_count 'restart 2 in' err 1
+cat > .r.tmp <<'LUA'
+local M = {}
+local function once(name)
+  local f = io.open(name)
+  if f then f:close() return false end
+  f = io.open(name, "w"); f:write("x"); f:close()
+  return true
+end
+function M.open(ctx)
+  local f = io.open("OPENFAIL")
+  if f then f:close(); os.remove("OPENFAIL"); error("cannot open the lookup table") end
+end
+function M.process(ev, ctx)
+  if ev.boom and once(ev.boom) then error("transient failure " .. ev.boom) end
+  ctx.state.n = (ctx.state.n or 0) + 1
+  ctx:emit({ k = ctx.key, n = ctx.state.n, v = 2 })
+end
+return M
+LUA
+mv .r.tmp r.lua
+wait_for grep -q "reloaded .*r.lua" err
+ok $? "a script saved during the restart delay is reloaded after the restart"
+add a
+wait_for has_lines 5
+is "$(tail -1 out.ndjson)" '{"k":"a","n":5,"v":2}' "and runs (the boom event counted once too)"
+
+# open failing at a restart: one more failure for the strategy, not the end
+touch OPENFAIL
+printf '{"k":"a","boom":"m3"}\n' >> in.ndjson
+wait_for grep -q "restart 3 failed: .*cannot open the lookup table" err
+ok $? "open failing at a restart is reported"
+wait_for has_count 'restart 4 in' err 1
+ok $? "and is one more failure for the strategy, which restarts again"
+add a
+wait_for has_lines 7
+is "$(tail -1 out.ndjson)" '{"k":"a","n":7,"v":2}' "the job goes on after it"
+kill -TERM $pid; wait $pid
+ok $? "and stops cleanly"
+cd ..
