@@ -110,8 +110,7 @@ void eddy_texts_replay(eddy_texts *t, int on) {
 
 void eddy_texts_accept(eddy_texts *t, const char *path) {
     for (text *x = t ? t->all : NULL; x; x = x->next) {
-        if (!x->has_candidate || (path && strcmp(path, x->path) != 0))
-            continue;
+        if (!x->has_candidate || (path && strcmp(path, x->path) != 0)) continue;
         eddy_buf tmp = x->running;
         x->running = x->candidate;
         x->candidate = tmp;

@@ -47,7 +47,7 @@ struct eddy_vm {
     pthread_cond_t wd_cv;
     eddy_buf err;
     int err_kind;
-    eddy_pool *pool; /* small blocks of the Lua heap (pool.c) */
+    eddy_pool *pool;    /* small blocks of the Lua heap (pool.c) */
     eddy_texts *texts;  /* where scripts are read (the job's; may be NULL) */
     eddy_buf text;      /* the last script read */
     uint64_t text_hash; /* and its hash */
