@@ -85,6 +85,10 @@ void eddy_job_fail(eddy_job *job, const char *fmt, ...) {
     if (job->loop) ev_break(job->loop, EVBREAK_ALL);
 }
 
+void eddy_job_no_restart(eddy_job *job) {
+    job->no_restart = 1;
+}
+
 void eddy_job_stop(eddy_job *job) {
     job->stopping = 1;
     if (job->loop) ev_break(job->loop, EVBREAK_ALL);
@@ -333,6 +337,7 @@ static int restart(eddy_job *job) {
     for (;;) {
         int64_t delay =
             eddy_restart_next(job->restart, job_ms(job), job->started_ms);
+        if (job->no_restart) return -1;
         if (delay < 0 || job->stopping) {
             if (delay < 0 && job->restarts > 0) {
                 size_t n = strlen(job->failure);

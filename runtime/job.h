@@ -81,6 +81,9 @@ unsigned long long eddy_job_dead_letters(const eddy_job *job);
 void eddy_job_fail(eddy_job *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int eddy_job_failed(const eddy_job *job);
+/* The failure at hand cannot be mended by a restart (stdout's reader went
+ * away): the job ends with it, whatever the restart strategy says. */
+void eddy_job_no_restart(eddy_job *job);
 /* Asks the job to stop cleanly after the event in hand. */
 void eddy_job_stop(eddy_job *job);
 int eddy_job_stopping(const eddy_job *job);

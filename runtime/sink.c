@@ -34,6 +34,7 @@ struct eddy_sink {
     char *name, *path;
     int fd, own_fd, fmt;
     int restore; /* reopen at restore_len instead of emptying */
+    int gone;    /* stdout's reader went away (reader_gone) */
     uint64_t restore_len;
     uint64_t length;  /* bytes in the file (after the last flush) */
     uint64_t started; /* bytes whose writeback has been started */
@@ -125,11 +126,26 @@ static void start_writeback(eddy_sink *s) {
 #endif
 }
 
+/* stdout's reader went away (`eddy run job.lua | head`): nothing can
+ * reach it again, so the buffer is dropped and no restart is tried. */
+static int reader_gone(eddy_sink *s, char *err, size_t errlen) {
+    snprintf(err, errlen,
+             "stdout was closed by its reader (broken pipe): the job "
+             "stops without restarting");
+    eddy_buf_reset(&s->buf);
+    s->gone = 1;
+    eddy_job_no_restart(s->job);
+    return -1;
+}
+
 int eddy_sink_flush(eddy_sink *s, char *err, size_t errlen) {
     size_t off = 0;
+    if (s->gone) return reader_gone(s, err, errlen);
     while (off < s->buf.len) {
         ssize_t w = write(s->fd, s->buf.data + off, s->buf.len - off);
         if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EPIPE && s->path == NULL)
+            return reader_gone(s, err, errlen);
         if (w < 0) {
             snprintf(err, errlen, "write to %s failed: %s",
                      s->path ? s->path : "stdout", strerror(errno));

@@ -152,3 +152,19 @@ budget tight 0.1
 is "$?" "1" "20% errors past max_error_ratio = 0.1: the job fails"
 contains "$(cat err9)" "error budget exceeded" "saying why"
 contains "$(cat err9)" "max_error_ratio 0.1" "naming the option"
+
+# --- stdout's reader goes away (eddy run job.lua | head): no restart loop ---
+seq 1 200000 > many.txt
+cat > pipe.lua <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{ name = "pipe" }
+job:source("in", eddy.source.file{ path = "many.txt", format = "lines" })
+  :map(function(e) return { e = e } end)
+  :sink(eddy.sink.stdout{})
+return job
+LUA
+first=$( (timeout 60 "$EDDY" run pipe.lua --state-dir st-pipe 2>errpipe; echo "$?" > rcpipe) | head -1)
+is "$first" '{"e":"1"}' "a stdout sink feeds a pipe"
+is "$(cat rcpipe)" "1" "when the reader closes the pipe eddy exits 1, at once"
+contains "$(cat errpipe)" "stdout was closed by its reader (broken pipe)" "saying why"
+if grep -q "restart [0-9]" errpipe; then ok 1 "and tries no restart"; else ok 0 "and tries no restart"; fi
