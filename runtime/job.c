@@ -13,6 +13,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,8 +159,35 @@ static int lock_state_dir(eddy_job *job, char *err, size_t errlen) {
     return 0;
 }
 
+/* Set by a signal, cleared when the loop runs its watcher: a source that
+ * is delivering a long run of lines stops between two events to let it
+ * (eddy_job_signal_waiting). Signals are the process's, so one flag. */
+static volatile sig_atomic_t signal_seen;
+
+static void on_raw_signal(int signum) {
+    signal_seen = 1;
+    ev_feed_signal(signum); /* what libev's own handler does */
+}
+
+/* Puts on_raw_signal in front of libev's handler for signum (libev uses
+ * sigaction here, not signalfd: the loop is made without
+ * EVFLAG_SIGNALFD). Call after ev_signal_start. */
+static void front_signal(int signum) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_raw_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(signum, &sa, NULL);
+}
+
+int eddy_job_signal_waiting(void) {
+    return signal_seen;
+}
+
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
+    signal_seen = 0;
     eddy_info("signal %d: stopping after the event in hand", w->signum);
     if (job->graph) eddy_graph_stop_sources(job->graph);
     eddy_job_stop(job);
@@ -183,14 +211,23 @@ static void watch_flush(eddy_job *job) {
     ev_unref(job->loop); /* it alone does not keep the loop alive */
 }
 
+/* Watches the signals eddy answers; signals alone do not keep the loop
+ * alive. on_usr1 and on_hup are defined further down. */
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents);
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents);
 static void watch_signals(eddy_job *job) {
     ev_signal_init(&job->sigint, on_stop_signal, SIGINT);
     ev_signal_init(&job->sigterm, on_stop_signal, SIGTERM);
-    job->sigint.data = job->sigterm.data = job;
-    ev_signal_start(job->loop, &job->sigint);
-    ev_signal_start(job->loop, &job->sigterm);
-    ev_unref(job->loop); /* signals alone do not keep the loop alive */
-    ev_unref(job->loop);
+    ev_signal_init(&job->sigusr1, on_usr1, SIGUSR1);
+    ev_signal_init(&job->sighup, on_hup, SIGHUP);
+    ev_signal *all[] = {&job->sigint, &job->sigterm, &job->sigusr1,
+                        &job->sighup};
+    for (int i = 0; i < 4; i++) {
+        all[i]->data = job;
+        ev_signal_start(job->loop, all[i]);
+        ev_unref(job->loop);
+        front_signal(all[i]->signum);
+    }
 }
 
 /* Ends the run: close hooks, durable sinks, summary. Returns exit code. */
@@ -245,11 +282,13 @@ static int recover(eddy_job *job, char *err, size_t errlen) {
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
+    signal_seen = 0;
     if (job->graph) eddy_graph_reload(job->graph, job->vm, 0);
 }
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
+    signal_seen = 0;
     if (job->ckpt) eddy_ckpt_trigger(job->ckpt, "signal");
 }
 
@@ -389,14 +428,6 @@ int eddy_job_run(eddy_job *job) {
     }
     watch_flush(job);
     watch_signals(job);
-    ev_signal_init(&job->sigusr1, on_usr1, SIGUSR1);
-    job->sigusr1.data = job;
-    ev_signal_start(job->loop, &job->sigusr1);
-    ev_unref(job->loop);
-    ev_signal_init(&job->sighup, on_hup, SIGHUP);
-    job->sighup.data = job;
-    ev_signal_start(job->loop, &job->sighup);
-    ev_unref(job->loop);
     if (start(job, err, sizeof err) != 0) eddy_job_fail(job, "%s", err);
     for (;;) {
         while (!job->failed && !job->stopping &&

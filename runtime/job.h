@@ -84,6 +84,9 @@ int eddy_job_failed(const eddy_job *job);
 /* The failure at hand cannot be mended by a restart (stdout's reader went
  * away): the job ends with it, whatever the restart strategy says. */
 void eddy_job_no_restart(eddy_job *job);
+/* 1 while a signal (SIGINT, SIGTERM, SIGUSR1, SIGHUP) waits for the loop
+ * to answer it: a source delivering a run of lines returns to the loop. */
+int eddy_job_signal_waiting(void);
 /* Asks the job to stop cleanly after the event in hand. */
 void eddy_job_stop(eddy_job *job);
 int eddy_job_stopping(const eddy_job *job);

@@ -405,19 +405,38 @@ int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
     return s->ops->restore(s->impl, L, idx, err, errlen);
 }
 
+#define SLICE_MS 50    /* a drain_some turn yields to the loop after this */
+#define SLICE_CHECK 64 /* lines between two looks at the clock */
+
 typedef struct drain_args {
     eddy_source *s;
     eddy_lines *lines;
+    int some;  /* stop early for a signal, or after SLICE_MS */
+    int early; /* it did: lines are left */
+    unsigned n, tick0;
+    int64_t t0;
 } drain_args;
 
-/* Delivers every complete line buffered. [-0, +0, e] */
+/* Should a drain_some turn give the loop back now? The watchdog's ticks
+ * cost nothing to read per line; without them (no limits.event_ms) the
+ * clock is read every SLICE_CHECK lines. */
+static int yield_now(drain_args *a) {
+    if (!a->some) return 0;
+    if (eddy_job_signal_waiting()) return 1;
+    if (eddy_vm_ticks(eddy_job_vm(a->s->job)) - a->tick0 >= 2) return 1;
+    return ++a->n % SLICE_CHECK == 0 &&
+           eddy_clock_mono_ms() - a->t0 >= SLICE_MS;
+}
+
+/* Delivers the complete lines buffered (see eddy_source_drain_some).
+ * [-0, +0, e] */
 static int drain_lines(lua_State *L, void *ud) {
     drain_args *a = ud;
     const char *line;
     size_t len;
     uint64_t pos;
     int r;
-    while (!eddy_source_halted(a->s) &&
+    while (!eddy_source_halted(a->s) && !(a->early = yield_now(a)) &&
            (r = eddy_lines_next(a->lines, &line, &len, &pos)) !=
                EDDY_LINES_MORE) {
         if (r == EDDY_LINES_LINE)
@@ -429,9 +448,24 @@ static int drain_lines(lua_State *L, void *ud) {
     return 0;
 }
 
-void eddy_source_drain(eddy_source *s, eddy_lines *lines) {
-    drain_args a = {s, lines};
+static int drain(eddy_source *s, eddy_lines *lines, int some) {
     eddy_vm *vm = eddy_job_vm(s->job);
+    drain_args a = {s,
+                    lines,
+                    some,
+                    0,
+                    0,
+                    eddy_vm_ticks(vm),
+                    some ? eddy_clock_mono_ms() : 0};
     if (eddy_vm_protect(vm, drain_lines, &a) != 0)
         eddy_job_fail(s->job, "source %s: %s", s->name, eddy_vm_error(vm));
+    return a.early;
+}
+
+void eddy_source_drain(eddy_source *s, eddy_lines *lines) {
+    drain(s, lines, 0);
+}
+
+int eddy_source_drain_some(eddy_source *s, eddy_lines *lines) {
+    return drain(s, lines, 1);
 }

@@ -88,8 +88,15 @@ static void on_readable(file_src *f) {
         stop_watchers(f);
         return;
     }
+    /* a file (the idle watcher) is delivered a slice at a time, so that
+     * signals and timers get their turn: what a slice left goes first,
+     * and no more is read while it lasts (the buffer stays one chunk) */
+    int sliced = ev_is_active(&f->idle);
+    if (sliced && eddy_source_drain_some(f->src, f->lines)) return;
     ssize_t n = read_chunk(f);
-    if (n > 0)
+    if (n > 0 && sliced)
+        eddy_source_drain_some(f->src, f->lines);
+    else if (n > 0)
         deliver(f);
     else if (n == 0)
         at_end(f);

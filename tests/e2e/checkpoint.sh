@@ -133,3 +133,33 @@ printf '{"k":"c"}\n' >> in.ndjson
 "$EDDY" run shrink.lua --state-dir st9 2>err9
 is "$?" "1" "a sink shorter than its checkpoint: exit 1"
 contains "$(cat err9)" "changed outside eddy" "with a message saying so"
+
+# --- signals reach a slow job between two events, not after the chunk ---
+# Each event takes 0.2 s: the 30 lines arrive in one read, so without this
+# the stop (or the checkpoint) waited for all of them.
+for i in $(seq 1 30); do printf '{"k":"s%d"}\n' "$i"; done > slow.ndjson
+cat > slow.lua <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{ name = "slow", checkpoint = false }
+job:source("in", eddy.source.file{ path = "slow.ndjson" })
+  :map(function(ev) local t = os.clock() + 0.2; while os.clock() < t do end; return ev end)
+  :sink(eddy.sink.file{ path = "slow.out" })
+return job
+LUA
+"$EDDY" run slow.lua --state-dir st-slow 2>errslow &
+pid=$!
+sleep 1
+kill -USR1 $pid
+wait_for grep -q "(signal)" errslow
+ok $? "SIGUSR1 checkpoints between two events of a long read"
+sleep 0.5
+kill -TERM $pid
+wait $pid
+ok $? "SIGTERM between two events: exit 0"
+n=$(wc -l < slow.out | tr -d ' ')
+[ "$n" -gt 0 ] && [ "$n" -lt 20 ]
+ok $? "the stop came after the event in hand, not after the chunk ($n of 30 events)"
+off=$("$EDDY" checkpoints st-slow | tail -1 | sed -n 's/.*"offset":\([0-9]*\).*/\1/p')
+is "$off" "$(head -n "$n" slow.ndjson | wc -c | tr -d ' ')" "the final checkpoint is at the last event handled"
+"$EDDY" run slow.lua --state-dir st-slow 2>/dev/null
+is "$(cat slow.out)" "$(cat slow.ndjson)" "a second run finishes: every event once"
