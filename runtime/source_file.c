@@ -5,7 +5,15 @@
  * chunks (an always-readable file would otherwise starve them). At the end
  * of a bounded file the last line (even without '\n') is delivered and the
  * source finishes; with follow = true it polls for appended bytes instead,
- * and a trailing partial line waits for its newline. Pipes and terminals
+ * and a trailing partial line waits for its newline. Following a path is
+ * like `tail -F`: at the end of the open file each poll also checks for
+ * truncation (the size dropped below the bytes read: warn, read it again
+ * from 0) and rotation (the path names another regular file: the old one
+ * is read to its end first, its last unterminated line delivered, then the
+ * new one is read from 0). A missing path is polled quietly (one log line)
+ * while the old file stays open and read. Invariant: the line splitter's
+ * offset always counts bytes of the file f->fd has open, so a checkpoint
+ * (offset, dev, inode) names the file it was taken in. Pipes and terminals
  * (stdin) use an ev_io watcher, also one chunk per callback. The struct
  * owns its fd (except stdin) and its line splitter. */
 #include <errno.h>
@@ -33,6 +41,7 @@ typedef struct file_src {
     struct ev_loop *loop;
     char *path; /* NULL for stdin */
     int fd, follow, regular;
+    int missing;                  /* follow: the path is gone (logged) */
     uint64_t resume;              /* offset to start from (recovery) */
     long long want_dev, want_ino; /* identity recorded with it, or -1 */
     eddy_lines *lines;
@@ -112,15 +121,92 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
     on_readable(w->data);
 }
 
-/* follow mode: look for appended bytes. */
+/* follow mode, at the end of the open file: 1 when the file was truncated
+ * below the bytes read; it is then read again from the start. */
+static int check_truncated(file_src *f) {
+    struct stat st;
+    off_t pos = lseek(f->fd, 0, SEEK_CUR);
+    if (pos <= 0 || fstat(f->fd, &st) != 0 || st.st_size >= pos) return 0;
+    if (lseek(f->fd, 0, SEEK_SET) < 0) return 0;
+    size_t partial = eddy_lines_pending(f->lines);
+    eddy_warn("source %s: %s was truncated (%lld bytes, %lld were read): "
+              "reading it again from the start%s",
+              eddy_source_name(f->src), f->path, (long long)st.st_size,
+              (long long)pos,
+              partial ? " (an unfinished line before it is dropped)" : "");
+    eddy_lines_reset(f->lines, 0);
+    return 1;
+}
+
+/* 1 when a and b are the same file. */
+static int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Opens the regular file at the path if it is not the one f->fd has open:
+ * its fd, or -1 (the same file, or none there: logged once). O_NONBLOCK in
+ * case a fifo took the path meanwhile. */
+static int open_replacement(file_src *f) {
+    struct stat now, cur;
+    const char *why = "not a regular file";
+    if (stat(f->path, &now) != 0) {
+        why = strerror(errno);
+    } else if (S_ISREG(now.st_mode)) {
+        f->missing = 0;
+        if (fstat(f->fd, &cur) != 0 || same_file(&now, &cur)) return -1;
+        int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd >= 0 && (fstat(fd, &now) != 0 || !S_ISREG(now.st_mode) ||
+                        same_file(&now, &cur))) {
+            close(fd);
+            fd = -1;
+        }
+        return fd; /* -1: replaced again meanwhile, the next poll sees */
+    }
+    if (!f->missing)
+        eddy_info("source %s: %s is gone (%s); reading on the open file "
+                  "and waiting for a new one",
+                  eddy_source_name(f->src), f->path, why);
+    f->missing = 1;
+    return -1;
+}
+
+/* follow mode, at the end of the open file: 1 when the path names another
+ * file (rotated); the old one is finished and the new one read from 0. */
+static int check_rotated(file_src *f) {
+    int fd = open_replacement(f);
+    if (fd < 0) return 0;
+    eddy_lines_finish(f->lines); /* the old file's last line, unterminated */
+    deliver(f);
+    if (eddy_source_halted(f->src)) { /* lines may be left: keep the file */
+        close(fd);
+        return 0;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    close(f->fd);
+    f->fd = fd;
+    eddy_lines_reset(f->lines, 0);
+    eddy_info("source %s: %s was rotated: reading the new file from the "
+              "start",
+              eddy_source_name(f->src), f->path);
+    return 1;
+}
+
+/* follow mode: looks for appended bytes, then truncation and rotation. */
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     file_src *f = w->data;
-    ssize_t n = read_chunk(f);
-    if (n > 0) {
-        deliver(f);
-        ev_timer_stop(loop, &f->poll);
-        ev_idle_start(loop, &f->idle);
+    if (eddy_source_halted(f->src)) {
+        stop_watchers(f);
+        return;
     }
+    ssize_t n = read_chunk(f);
+    if (n > 0)
+        deliver(f);
+    else if (n < 0 || f->path == NULL || !f->regular)
+        return;
+    else if (!check_truncated(f) && !check_rotated(f))
+        return;
+    ev_timer_stop(loop, &f->poll);
+    ev_idle_start(loop, &f->idle);
 }
 
 /* Recovery: continues after the last checkpointed line, unless the file

@@ -1,14 +1,18 @@
 /* store.c - LevelDB under a state dir; the only module that includes it.
  *
  * One database per state dir (dir/db), locked by LevelDB's own LOCK file so
- * a second process gets a clear error. Every LevelDB error string is copied
- * into the caller's buffer and freed at once. Writes are batches applied
- * atomically; a checkpoint is exactly one synced batch. For tests, the
- * environment variable EDDY_FAULT_STORE_WRITES=N makes the N-th write fail
- * (N- : the N-th and all later ones) as a full disk would, so the failure
- * path runs the real code. The store owns its LevelDB handles. */
+ * a second process gets a clear error (only a real lock conflict is reported
+ * as one). Opening without create never creates a database: a dir without
+ * dir/db/CURRENT is refused before LevelDB sees it (LevelDB would make
+ * dir/db). Every LevelDB error string is copied into the caller's buffer and
+ * freed at once. Writes are batches applied atomically; a checkpoint is
+ * exactly one synced batch. For tests, the environment variable
+ * EDDY_FAULT_STORE_WRITES=N makes the N-th write fail (N- : the N-th and all
+ * later ones) as a full disk would, so the failure path runs the real code.
+ * The store owns its LevelDB handles. */
 #include "store.h"
 
+#include <errno.h>
 #include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,27 +60,67 @@ static void store_free(eddy_store *s) {
     free(s);
 }
 
+/* 1 when s starts with prefix and ends with suffix. */
+static int framed(const char *s, const char *prefix, const char *suffix) {
+    size_t n = strlen(s), pn = strlen(prefix), sn = strlen(suffix);
+    return n >= pn + sn && strncmp(s, prefix, pn) == 0 &&
+           strcmp(s + n - sn, suffix) == 0;
+}
+
+/* 1 when LevelDB failed to lock db/LOCK because someone holds it: its
+ * message is "IO error: lock <path>/LOCK: <strerror>" from fcntl (EAGAIN or
+ * EACCES), or "... : already held by process". Matched on the whole frame,
+ * since the path itself may contain anything (and always holds "LOCK"). */
+static int lock_conflict(const char *lerr) {
+    return framed(lerr, "IO error: lock ",
+                  ": Resource temporarily unavailable") ||
+           framed(lerr, "IO error: lock ", ": Permission denied") ||
+           framed(lerr, "IO error: lock ", ": already held by process");
+}
+
 /* Rewrites LevelDB's open errors as what a user should do about them. */
 static void open_error(const char *dir, const char *lerr, char *err, size_t n) {
-    if (strstr(lerr, "does not exist") || strstr(lerr, "NotFound") ||
-        strstr(lerr, "No such file"))
-        snprintf(err, n, "state dir %s holds no eddy state (%s)", dir, lerr);
-    else if (strstr(lerr, "lock") || strstr(lerr, "LOCK"))
-        snprintf(err, n,
-                 "state dir %s is locked by another eddy process "
-                 "(%s)",
+    if (lock_conflict(lerr))
+        snprintf(err, n, "state dir %s is locked by another eddy process (%s)",
                  dir, lerr);
-    else if (0)
-        snprintf(err, n, "state dir %s holds no eddy state (%s)", dir, lerr);
+    else if (strncmp(lerr, "NotFound: ", 10) == 0 ||
+             framed(lerr, "Invalid argument: ",
+                    "does not exist (create_if_missing is false)"))
+        snprintf(err, n, "no eddy state in %s (%s)", dir, lerr);
+    else if (strncmp(lerr, "Corruption: ", 12) == 0)
+        snprintf(err, n,
+                 "state dir %s cannot be opened, it may be corrupted; "
+                 "nothing was changed (%s)",
+                 dir, lerr);
     else
-        snprintf(err, n,
-                 "state dir %s cannot be opened, it may be "
-                 "corrupted; nothing was changed (%s)",
-                 dir, lerr);
+        snprintf(err, n, "state dir %s cannot be opened (%s)", dir, lerr);
+}
+
+/* Without create: 0 when dir holds a database (dir/db/CURRENT), else -1
+ * with err, so that opening creates nothing (LevelDB would make dir/db). */
+static int check_exists(const char *dir, char *err, size_t n) {
+    char cur[4096];
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        snprintf(err, n, "no eddy state in %s (%s)", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, n, "no eddy state in %s (not a directory)", dir);
+        return -1;
+    }
+    snprintf(cur, sizeof cur, "%s/db/CURRENT", dir);
+    if (stat(cur, &st) != 0) {
+        snprintf(err, n, "no eddy state in %s (%s: %s)", dir, cur,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 eddy_store *eddy_store_open(const char *dir, int create, char *err,
                             size_t errlen) {
+    if (!create && check_exists(dir, err, errlen) != 0) return NULL;
     eddy_store *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     char path[4096];

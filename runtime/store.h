@@ -11,8 +11,9 @@ typedef struct eddy_batch eddy_batch;
 typedef struct eddy_iter eddy_iter;
 
 /* Opens the store in dir/db. With create set a missing store is created;
- * without it a missing store is an error. NULL with err naming dir (locked
- * by another process, corrupted, missing). */
+ * without it a missing store (no dir/db/CURRENT) is an error and nothing is
+ * created on disk. NULL with err naming dir ("no eddy state in DIR",
+ * locked by another process, corrupted, or LevelDB's own error). */
 eddy_store *eddy_store_open(const char *dir, int create, char *err,
                             size_t errlen);
 void eddy_store_close(eddy_store *s);

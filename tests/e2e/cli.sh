@@ -233,4 +233,58 @@ expect_broken srcbroken.lua "a script source with a syntax error" "broken.lua:4"
 run_eddy run "$D/opsyntax.lua" --state-dir "$T_TMP/st-x"
 is "$OUT" "" "run on a broken job prints nothing on stdout"
 
+# ---- eddy state / eddy checkpoints on dirs without eddy state -------------------
+
+mkdir -p "$T_TMP/empty"
+for cmd in state checkpoints; do
+  run_eddy "$cmd" "$T_TMP/empty"
+  is "$RC" 1 "eddy $cmd on an empty dir exits 1"
+  contains "$ERR" "no eddy state in $T_TMP/empty" "eddy $cmd on an empty dir: no eddy state"
+  is "$(ls -A "$T_TMP/empty")" "" "eddy $cmd on an empty dir creates nothing in it"
+done
+run_eddy state "$T_TMP/not-there"
+contains "$ERR" "no eddy state in $T_TMP/not-there" "eddy state on a missing dir: no eddy state"
+[ ! -e "$T_TMP/not-there" ]
+ok $? "eddy state on a missing dir creates nothing"
+
+printf 'x\n' >"$T_TMP/regular"
+run_eddy checkpoints "$T_TMP/regular"
+is "$RC" 1 "eddy checkpoints on a regular file exits 1"
+contains "$ERR" "no eddy state in $T_TMP/regular (not a directory)" \
+  "eddy checkpoints on a regular file says it is not a directory"
+[[ "$ERR" != *"locked"* ]]
+ok $? "eddy checkpoints on a regular file does not claim a lock (got: $ERR)"
+
+# a state dir whose db is a regular file: LevelDB's error, as it is
+mkdir -p "$T_TMP/dbfile"
+: >"$T_TMP/dbfile/db"
+run_eddy state "$T_TMP/dbfile"
+contains "$ERR" "no eddy state in $T_TMP/dbfile" "eddy state where db is a file: no eddy state"
+run_eddy run "$D/good.lua" --state-dir "$T_TMP/dbfile"
+is "$RC" 1 "run with a state dir whose db is a file exits 1"
+contains "$ERR" "state dir $T_TMP/dbfile cannot be opened (IO error:" \
+  "run with a state dir whose db is a file reports LevelDB's error"
+[[ "$ERR" != *"locked"* ]]
+ok $? "run with a state dir whose db is a file does not claim a lock (got: $ERR)"
+
+# a real lock conflict: a running job holds the state dir
+cat >"$D/tail.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "tail" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines", follow = true })
+  :sink(eddy.sink.file{ path = "tail.txt", format = "lines" })
+return job
+EOF
+"$EDDY" run "$D/tail.lua" --state-dir "$T_TMP/st-tail" 2>/dev/null &
+PID=$!
+wait_for grep -qx b "$D/tail.txt"
+run_eddy checkpoints "$T_TMP/st-tail"
+is "$RC" 1 "eddy checkpoints on a running job's state dir exits 1"
+contains "$ERR" "state dir $T_TMP/st-tail is locked by another eddy process (IO error: lock " \
+  "eddy checkpoints on a running job's state dir: locked by another eddy process"
+kill -TERM "$PID"
+wait "$PID"
+run_eddy checkpoints "$T_TMP/st-tail"
+is "$RC" 0 "eddy checkpoints once the job stopped exits 0"
+
 [ "$T_FAILED" -eq 0 ]

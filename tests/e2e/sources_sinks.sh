@@ -386,4 +386,79 @@ assert all(r["source"] == "in" and r.get("error") for r in recs), recs
 EOF
 ok $? "lines sink: each table goes to the dead-letter sink with its event"
 
+# ---- follow = true across truncation and rotation (like tail -F) --------------
+
+mkjob rotate <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "rotate", checkpoint = { interval_ms = 100 } }
+job:source("in", eddy.source.file{ path = "rot.ndjson", format = "json", follow = true })
+  :sink(eddy.sink.file{ path = "out.ndjson" })
+return job
+EOF
+# rec N...: one {"r":N} line per argument.
+rec() { printf '{"r":%s}\n' "$@"; }
+# checkpointed_after FILE N: FILE logs two interval checkpoints after its first
+# N lines (checkpoints are written in the background: the second one began
+# after the line N was logged).
+checkpointed_after() {
+  [ "$(tail -n +"$(($2 + 1))" "$1" | grep -c 'checkpoint [0-9]* (interval)')" -ge 2 ]
+}
+R=$J/rot.ndjson
+rec 0 1 >"$R"
+fresh_state
+(cd "$J" && exec "$EDDY" run job.lua --state-dir "$ST") >"$J/stdout" 2>"$J/stderr" &
+PID=$!
+wait_for has_line "$J/out.ndjson" '{"r":1}'
+ok $? "follow rotation: the first records are read"
+: >"$R"
+rec 2 >>"$R"
+wait_for has_line "$J/out.ndjson" '{"r":2}'
+ok $? "follow truncation: a record appended after the file was truncated is read"
+sleep 0.2
+rec 3 >>"$R"
+wait_for has_line "$J/out.ndjson" '{"r":3}'
+ok $? "follow truncation: later appends are read too"
+contains "$(cat "$J/stderr")" "warn: source in: $R was truncated" \
+  "follow truncation: a warning names the source and the path"
+rec 4 >>"$R"
+mv "$R" "$J/rot.1"
+rec 5 >>"$J/rot.1"
+wait_for has_line "$J/out.ndjson" '{"r":5}'
+ok $? "follow rotation: the renamed file is read to its end, appends after the rename too"
+wait_for grep -q "$R is gone" "$J/stderr"
+ok $? "follow rotation: a missing path is logged"
+sleep 0.3
+is "$(grep -c 'is gone' "$J/stderr")" 1 "follow rotation: the missing path is polled quietly (one log line)"
+rec 6 >"$R"
+wait_for has_line "$J/out.ndjson" '{"r":6}'
+ok $? "follow rotation: a new file at the path is read from its start"
+contains "$(cat "$J/stderr")" "info: source in: $R was rotated" "follow rotation: an info line tells of it"
+printf '{"r":7}' >>"$R" # no newline: the old file's last line
+mv "$R" "$J/rot.2"
+rec 8 >"$R"
+wait_for has_line "$J/out.ndjson" '{"r":8}'
+ok $? "follow rotation: a file replaced at once is picked up"
+has_line "$J/out.ndjson" '{"r":7}'
+ok $? "follow rotation: the old file's unterminated last line is read before the new file"
+N=$(wc -l <"$J/stderr")
+wait_for checkpointed_after "$J/stderr" "$N"
+ok $? "follow rotation: a checkpoint is taken after the rotation"
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null
+rec 9 >>"$R"
+(cd "$J" && exec "$EDDY" run job.lua --state-dir "$ST") >"$J/stdout" 2>"$J/stderr2" &
+PID=$!
+wait_for has_line "$J/out.ndjson" '{"r":9}'
+ok $? "follow rotation: after a crash the job reads on"
+contains "$(cat "$J/stderr2")" "resuming $R at byte 8" \
+  "follow rotation: recovery resumes the new file at the checkpointed offset"
+kill -TERM "$PID"
+wait "$PID"
+is "$?" 0 "follow rotation: exit 0 after SIGTERM"
+is "$(cat "$J/out.ndjson")" "$(rec 0 1 2 3 4 5 6 7 8 9)" \
+  "follow rotation: every record once, in order, across truncation, rotations and a crash"
+cp=$("$EDDY" checkpoints "$ST" | tail -1)
+contains "$cp" "\"inode\":$(stat -c %i "$R")," "follow rotation: the last checkpoint records the new file's inode"
+contains "$cp" '"offset":16' "follow rotation: and the offset in it"
+
 [ "$T_FAILED" -eq 0 ]
