@@ -175,18 +175,36 @@ static int op_key(eddy_op *op, lua_State *L, int h, int ev, char *msg,
  * states stay until the next checkpoint writes them as deletions.
  * ctx.state is left as it is: the next begin sets or clears it.
  * [-0, +0, m] */
-void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
+int eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
     int t = lua_rawget(L, ctx);
     /* stack: st */
+    if (t != LUA_TTABLE && t != LUA_TNIL) { /* refused: the state stays */
+        lua_pop(L, 1);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->str_state);
+        lua_pushnil(L);
+        lua_rawset(L, ctx);
+        op->handed = NULL;
+        return t;
+    }
     if (t == LUA_TTABLE ? lua_topointer(L, -1) != op->handed
-                        : t != LUA_TNIL || op->handed != NULL) {
+                        : op->handed != NULL) {
         /* assigned by the script: nil deletes the key */
         eddy_opstate_put(op->state, L, key);
         op->handed = NULL;
-        return;
+        return 0;
     }
     lua_pop(L, 1);
+    return 0;
+}
+
+void eddy_op_state_error(eddy_op *op, lua_State *L, int ev, int key, int t) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "ctx.state must be a table (or nil to drop the key's state), "
+             "not a %s",
+             lua_typename(L, t));
+    eddy_op_error(op, L, ev, key, msg);
 }
 
 /* Hands the result of a map or filter call (at the top) downstream. */
@@ -298,9 +316,11 @@ static void state_arg_push(eddy_op *op, lua_State *L, int ev, int h, int key,
     /* stack: handler key ctx st fn ev ctx st */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
     int rc = eddy_vm_pcall(op->vm, h, 3, nres);
-    if (op->state_eager) eddy_op_writeback(op, L, ctx, key);
+    int bad = op->state_eager ? eddy_op_writeback(op, L, ctx, key) : 0;
     if (rc != 0)
         eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
+    else if (bad)
+        eddy_op_state_error(op, L, ev, key, bad);
     else if (nres)
         op_result(op, L, ev);
 }
@@ -351,9 +371,11 @@ static void keyed_push(eddy_op *op, lua_State *L, int ev, int top) {
     /* stack: handler key ctx hot fn ev ctx [st] */
     int nres = op->kind == OP_MAP || op->kind == OP_FILTER;
     int rc = eddy_vm_pcall(op->vm, h, nargs, nres);
-    eddy_op_writeback(op, L, ctx, key);
+    int bad = eddy_op_writeback(op, L, ctx, key);
     if (rc != 0)
         eddy_op_error(op, L, ev, key, eddy_vm_error(op->vm));
+    else if (bad)
+        eddy_op_state_error(op, L, ev, key, bad);
     else if (nres)
         op_result(op, L, ev);
     op->key_type = LUA_TNIL; /* the call is over: drop the key's note */

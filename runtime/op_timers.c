@@ -114,10 +114,13 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
         eddy_job_set_origin(op->job, NULL, 0);
         rc = eddy_vm_pcall(op->vm, h, 3, 0);
     }
-    eddy_op_writeback(op, L, ctx, key);
-    if (rc != 0) {
+    int bad = eddy_op_writeback(op, L, ctx, key);
+    if (rc != 0 || bad) {
         timer_event(L, when, kind);
-        eddy_op_error(op, L, lua_gettop(L), key, eddy_vm_error(op->vm));
+        if (rc != 0)
+            eddy_op_error(op, L, lua_gettop(L), key, eddy_vm_error(op->vm));
+        else
+            eddy_op_state_error(op, L, lua_gettop(L), key, bad);
     }
     /* an operator taking its state as an argument runs without ctx.state
      * set: clear what this call set (settle also drops the key) */

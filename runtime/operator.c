@@ -405,6 +405,14 @@ int eddy_op_snapshot(eddy_op *op, eddy_batch *b, size_t *nkeys, char *err,
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->ctx_ref);
     lua_getfield(L, -1, "state");
     /* stack: ctx state */
+    if (!lua_istable(L, -1) && !lua_isnil(L, -1)) {
+        snprintf(err, errlen,
+                 "%s: ctx.state is a %s: it must be a table (or nil) to be "
+                 "checkpointed",
+                 op->name, luaL_typename(L, -1));
+        lua_pop(L, 2);
+        return -1;
+    }
     int empty = !lua_istable(L, -1) || (lua_pushnil(L), lua_next(L, -2) == 0);
     if (!empty) lua_pop(L, 2); /* the first key and value */
     eddy_buf_reset(&op->vbuf);

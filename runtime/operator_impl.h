@@ -70,7 +70,11 @@ eddy_op *eddy_op_of_ctx(lua_State *L);
  * ctx.state (and leaves it set); the caller then sets op->key_type to
  * LUA_TNIL. [-0, +0, m] */
 void eddy_op_begin_key(eddy_op *op, lua_State *L, int ctx, int key);
-void eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key);
+int eddy_op_writeback(eddy_op *op, lua_State *L, int ctx, int key);
+/* eddy_op_writeback returns the type of a ctx.state that is neither a
+ * table nor nil (refused: the key's state stays as it was), else 0; this
+ * reports it as the call's error, for on_error. [-0, +0, m] */
+void eddy_op_state_error(eddy_op *op, lua_State *L, int ev, int key, int t);
 /* Whether the function at idx declares a third parameter (process(ev,
  * ctx, state)). [-0, +0, -] */
 int eddy_op_wants_state(lua_State *L, int idx);

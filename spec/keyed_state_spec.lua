@@ -48,3 +48,23 @@ describe("keyed state across checkpoints", function()
     assert.same({ "b 2", "f 1" }, again:output())
   end)
 end)
+
+describe("assigning ctx.state something other than a table", function()
+  for _, path in ipairs({ "spec/fixtures/keyed/badstate.lua",
+                          "spec/fixtures/keyed/badstate_arg.lua" }) do
+    it("is the event's error and keeps the key's state (" .. path .. ")", function()
+      local op = testing.operator(path, { keyed = true, on_error = "dead_letter" })
+      op:push({}, { key = "a" })
+      op:push({ set = 5 }, { key = "a" })
+      op:push({ set = "hello" }, { key = "a" })
+      op:push({}, { key = "a" })
+      assert.same({ { k = "a", n = 1 }, { k = "a", n = 2 } }, op:output())
+      local dead = op:dead_letters()
+      assert.equal(2, #dead)
+      assert.equal("a", dead[1].key)
+      assert.matches("ctx.state must be a table %(or nil to drop the key's state%), not a number", dead[1].error)
+      assert.matches("not a string", dead[2].error)
+      assert.same({ n = 2 }, op:state("a"))
+    end)
+  end
+end)

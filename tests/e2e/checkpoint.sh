@@ -163,3 +163,19 @@ off=$("$EDDY" checkpoints st-slow | tail -1 | sed -n 's/.*"offset":\([0-9]*\).*/
 is "$off" "$(head -n "$n" slow.ndjson | wc -c | tr -d ' ')" "the final checkpoint is at the last event handled"
 "$EDDY" run slow.lua --state-dir st-slow 2>/dev/null
 is "$(cat slow.out)" "$(cat slow.ndjson)" "a second run finishes: every event once"
+
+# --- operator-wide ctx.state that is not a table: the checkpoint says so ---
+printf 'x\n' > one.txt
+cat > strstate.lua <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{ name = "strstate" }
+job:source("in", eddy.source.file{ path = "one.txt", format = "lines" })
+  :map(function(l) return l end)
+  :map("strstate_op.lua")
+  :sink(eddy.sink.file{ path = "strstate.out", format = "lines" })
+return job
+LUA
+printf 'local M = {}\nfunction M.process(l, ctx) ctx.state = "hello" return l end\nreturn M\n' > strstate_op.lua
+"$EDDY" run strstate.lua --state-dir st-str 2>errstr
+contains "$(cat errstr)" 'strstate_op: ctx.state is a string: it must be a table (or nil) to be checkpointed' \
+  "operator-wide state that is not a table is refused by name, not silently dropped"

@@ -408,3 +408,19 @@ is "$RC" 0 "a job requiring a Lua C module: exit 0"
 is "$(cat "$J/out.txt")" "x file" "the C module (lfs) works inside an operator"
 
 [ "$T_FAILED" -eq 0 ]
+
+# ---- print() goes to stderr: stdout carries only stdout sinks ---------------
+mkjob printing <<'EOF'
+local eddy = require("eddy")
+print("job file", 1)
+local job = eddy.job{ name = "printing" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map(function(line) print("saw", line, nil, true) return line:upper() end)
+  :sink(eddy.sink.stdout{ format = "lines" })
+return job
+EOF
+printf 'a\nb\n' >"$J/in.txt"
+run_job
+is "$(cat "$J/stdout")" "$(printf 'A\nB')" "print() in a job file or an operator stays off stdout"
+contains "$(cat "$J/stderr")" "$(printf 'saw\ta\tnil\ttrue')" "and goes to stderr, as print writes it"
+contains "$(cat "$J/stderr")" "$(printf 'job file\t1')" "the job file's too"
