@@ -229,6 +229,30 @@ return job
 EOF
 expect_broken srcbroken.lua "a script source with a syntax error" "broken.lua:4"
 
+# ---- operator names: defaults never take an explicit name (SPEC 2) --------
+cat >"$D/opnames.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "opnames" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map("ops/upper.lua"):map("ops/upper.lua"):map("ops/upper.lua", { name = "upper_2" })
+  :sink(eddy.sink.file{ path = "opnames.txt", format = "lines" })
+return job
+EOF
+run_eddy run "$D/opnames.lua" --state-dir "$T_TMP/st-opnames"
+is "$RC" 0 "an explicit name a default would have taken: run exits 0"
+is "$(grep -o 'operator upper[_0-9]*:' <<<"$ERR" | tr '\n' ' ')" "operator upper: operator upper_3: operator upper_2: " \
+  "operators named upper, upper_3 (a default) and upper_2 (explicit), in order"
+cat >"$D/opdup.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "opdup" }
+local s = job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+local up = s:map("ops/upper.lua", { name = "up" })
+up:map("ops/upper.lua", { name = "up" }):sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken opdup.lua "two operators with one explicit name" \
+  "opdup.lua:5: map: there is already an operator named 'up'"
+
 # run on a broken job must not have produced any sink output on stdout
 run_eddy run "$D/opsyntax.lua" --state-dir "$T_TMP/st-x"
 is "$OUT" "" "run on a broken job prints nothing on stdout"
