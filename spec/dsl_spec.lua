@@ -75,6 +75,13 @@ describe("the job DSL", function()
     end))
   end)
 
+  it("leaves a job without a name to be named after its file", function()
+    -- the core names it: jobA.lua is "jobA" (tests/e2e/cli.sh); there is no
+    -- shared default such as "job" in the plan
+    assert.is_nil(eddy.job{}:plan().name)
+    assert.equal("mine", eddy.job{ name = "mine" }:plan().name)
+  end)
+
   it("gives key_by's key to the next operator only", function()
     local keyfn = function(ev) return ev.id end
     local n = nodes_by_name(plan_of(function(job)

@@ -285,9 +285,11 @@ local job_options = set("name", "checkpoint", "restart", "limits",
 function eddy.job(opts)
   opts = opts or {}
   check_fields("eddy.job", opts, job_options)
-  local name = opts.name or "job"
-  check_type("eddy.job: name", name, "string")
-  if not name:match("^[%w_.%-]+$") then
+  -- without a name, the core names the job after its file (job_load.c):
+  -- jobA.lua is "jobA", with its own state dir (eddy-state/jobA)
+  local name = opts.name
+  check_type("eddy.job: name", name, "string", true)
+  if name and not name:match("^[%w_.%-]+$") then
     fail("eddy.job: name may hold letters, digits, '_', '.' and '-' only")
   end
   local o = { name = name, restart = opts.restart }

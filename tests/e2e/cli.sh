@@ -229,6 +229,39 @@ return job
 EOF
 expect_broken srcbroken.lua "a script source with a syntax error" "broken.lua:4"
 
+# ---- a job without a name is named after its file (SPEC 1: state dir) -----
+# jobA.lua and jobB.lua, both without a name, must not share ./eddy-state/job
+N=$T_TMP/noname
+mkdir -p "$N/ops"
+cat >"$N/ops/count.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx)
+  ctx.state.n = (ctx.state.n or 0) + 1
+  return ev .. " " .. ctx.state.n
+end
+return M
+EOF
+for j in jobA jobB; do
+  cat >"$N/$j.lua" <<EOF
+local eddy = require("eddy")
+local job = eddy.job{ checkpoint = false }
+job:source("in", eddy.source.file{ path = "$j.txt", format = "lines" })
+  :map("ops/count.lua")
+  :sink(eddy.sink.file{ path = "$j.out", format = "lines" })
+return job
+EOF
+done
+printf 'a1\na2\na3\n' >"$N/jobA.txt"
+printf 'b1\nb2\n' >"$N/jobB.txt"
+(cd "$N" && "$EDDY" run jobA.lua && "$EDDY" run ./jobB.lua) >/dev/null 2>"$T_TMP/err"
+ok $? "two jobs without a name run one after the other"
+[ -d "$N/eddy-state/jobA" ] && [ -d "$N/eddy-state/jobB" ] && [ ! -e "$N/eddy-state/job" ]
+ok $? "their state dirs are ./eddy-state/jobA and ./eddy-state/jobB ($(ls "$N/eddy-state" 2>&1 | tr '\n' ' '))"
+is "$(cat "$N/jobB.out" 2>/dev/null)" "$(printf 'b1 1\nb2 2')" "job B starts from nothing, not from job A's checkpoint"
+is "$("$EDDY" state "$N/eddy-state/jobB" 2>&1)" '{"key":null,"operator":"count","state":{"n":2}}' "job B's state is its own"
+(cd "$N" && "$EDDY" check jobA.lua) 2>&1 | grep -q "jobA.lua is valid"
+ok $? "check on a job without a name"
+
 # ---- operator names: defaults never take an explicit name (SPEC 2) --------
 cat >"$D/opnames.lua" <<'EOF'
 local eddy = require("eddy")
