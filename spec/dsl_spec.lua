@@ -119,6 +119,10 @@ describe("the job DSL", function()
     assert.same({ event_ms = 50, memory_mb = 64 }, job:plan().limits)
     job:dead_letter(eddy.sink.file{ path = "dead.ndjson" })
     assert.equal("dead.ndjson", job:plan().dead_letter.path)
+    -- its line, and how many nodes came before it (graph.c reports a file
+    -- used twice at the later of the two declarations)
+    assert.matches("dsl_spec%.lua:%d+$", job:plan().dead_letter.where)
+    assert.equal(0, job:plan().dead_letter.after)
   end)
 
   describe("rejects mistakes with the caller's file and line", function()

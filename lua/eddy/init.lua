@@ -342,8 +342,11 @@ function Job:dead_letter(spec)
   if type(spec) ~= "table" or spec.kind ~= "file" then
     fail("dead_letter expects eddy.sink.file{...}")
   end
+  -- where: its job file line; after: how many nodes were declared before
+  -- it (graph.c reports a file used twice at the later declaration)
   self._dead_letter = { kind = "file", path = spec.path, format = "json",
-                        name = spec.name or "dead_letters" }
+                        name = spec.name or "dead_letters", where = caller(),
+                        after = #self._nodes }
   return self
 end
 
