@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "operator.h"
@@ -100,6 +102,169 @@ static void locate(lua_State *L, int desc, char *err, size_t errlen) {
     lua_pop(L, 1);
 }
 
+/* ---- one file, one writer ------------------------------------------------ */
+
+/* A file the job reads (a file source) or writes (a file sink, the
+ * dead-letter sink), as its declaration names it. */
+typedef struct {
+    char *path;                      /* absolute, normalised */
+    const char *what, *name, *where; /* where: NULL for the default */
+    int writes, exists;
+    double order; /* declaration order */
+    dev_t dev;
+    ino_t ino;
+} job_file;
+
+/* path against base (itself against the working dir), made absolute with
+ * repeated slashes, "." and ".." resolved lexically. Malloc'd, or NULL. */
+static char *normalise(const char *base, const char *path) {
+    char cwd[4096] = "";
+    if (path[0] != '/' && base[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
+        return NULL;
+    size_t n = strlen(cwd) + strlen(base) + strlen(path) + 4, len = 0;
+    char *in = malloc(n), *out = malloc(n), *save = NULL;
+    if (in == NULL || out == NULL) {
+        free(in);
+        free(out);
+        return NULL;
+    }
+    snprintf(in, n, "%s%s%s%s%s", path[0] == '/' ? "" : cwd,
+             path[0] == '/' ? "" : "/", path[0] == '/' ? "" : base,
+             path[0] == '/' ? "" : "/", path);
+    for (char *c = strtok_r(in, "/", &save); c;
+         c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0) continue;
+        if (strcmp(c, "..") == 0) {
+            while (len > 0 && out[--len] != '/') {
+            }
+            continue;
+        }
+        out[len++] = '/';
+        memcpy(out + len, c, strlen(c));
+        len += strlen(c);
+    }
+    if (len == 0) out[len++] = '/';
+    out[len] = '\0';
+    free(in);
+    return out;
+}
+
+/* Adds the file path (against base) to fs[*n]: 0, or -1 (out of memory). */
+static int add_file(job_file *fs, int *n, const char *base, const char *path,
+                    const char *what, const char *name, const char *where,
+                    int writes, double order) {
+    job_file *f = &fs[*n];
+    char raw[8192];
+    struct stat st;
+    if ((f->path = normalise(base, path)) == NULL) return -1;
+    f->what = what;
+    f->name = name;
+    f->where = where;
+    f->writes = writes;
+    f->order = order;
+    /* stat follows the path as the kernel will ("sub/.." through a
+     * symlink), which lexical normalising does not */
+    snprintf(raw, sizeof raw, "%s%s%s", path[0] == '/' ? "" : base,
+             path[0] == '/' ? "" : "/", path);
+    if ((f->exists = stat(raw, &st) == 0)) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+    }
+    for (int i = (*n)++; i > 0 && fs[i - 1].order > fs[i].order; i--) {
+        job_file t = fs[i]; /* in declaration order */
+        fs[i] = fs[i - 1];
+        fs[i - 1] = t;
+    }
+    return 0;
+}
+
+/* "sink 'x'", with where: "sink 'x' (job.lua:7)" */
+static void describe(const job_file *f, int where, char *out, size_t n) {
+    where = where && f->where;
+    snprintf(out, n, "%s%s%s%s%s%s%s", f->what, f->name ? " '" : "",
+             f->name ? f->name : "", f->name ? "'" : "", where ? " (" : "",
+             where ? f->where : "", where ? ")" : "");
+}
+
+/* A file sink must have its file to itself: no other file sink, no file
+ * source and not the dead-letter sink may name it, or the writers would
+ * overwrite each other's bytes (each writes at its own offset) and a sink
+ * would write into the job's own input. Two names are one file when they
+ * are equal once normalised, or when both exist with the same device and
+ * inode (symlinks, hard links). The default dead-letter file is
+ * <state dir>/dead-letters.ndjson. 0, or -1 with err at the later of the
+ * two declarations. [-0, +0, -] */
+static int check_files(eddy_graph *g, lua_State *L, int plan, const char *dir,
+                       char *err, size_t errlen) {
+    lua_getfield(L, plan, "nodes");
+    int nodes = lua_gettop(L), n = 0, rc = 0;
+    job_file *fs = calloc((size_t)g->nids + 1, sizeof *fs);
+    if (fs == NULL) rc = -1;
+    for (int i = 1; i <= g->nids && rc == 0; i++) {
+        lua_rawgeti(L, nodes, i);
+        lua_getfield(L, -1, "type");
+        lua_getfield(L, -2, "kind");
+        lua_getfield(L, -3, "path");
+        lua_getfield(L, -4, "name");
+        lua_getfield(L, -5, "where");
+        /* stack: node type kind path name where (the strings stay alive in
+         * the plan) */
+        const char *type = lua_tostring(L, -5), *kind = lua_tostring(L, -4);
+        const char *path = lua_tostring(L, -3);
+        int sink = type && strcmp(type, "sink") == 0;
+        if (path && kind && strcmp(kind, "file") == 0 &&
+            (sink || (type && strcmp(type, "source") == 0)))
+            rc = add_file(fs, &n, dir, path, type, lua_tostring(L, -2),
+                          lua_tostring(L, -1), sink, i);
+        lua_pop(L, 6);
+    }
+    int t = lua_getfield(L, plan, "dead_letter");
+    if (t == LUA_TTABLE && rc == 0) {
+        lua_getfield(L, -1, "kind");
+        lua_getfield(L, -2, "path");
+        lua_getfield(L, -3, "where");
+        lua_getfield(L, -4, "after");
+        /* stack: dead_letter kind path where after */
+        const char *kind = lua_tostring(L, -4), *path = lua_tostring(L, -3);
+        double after = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : g->nids;
+        if (path && kind && strcmp(kind, "file") == 0)
+            rc = add_file(fs, &n, dir, path, "the dead-letter sink", NULL,
+                          lua_tostring(L, -2), 1, after + 0.5);
+        lua_pop(L, 4);
+    } else if (rc == 0 && eddy_job_state_dir(g->job)) {
+        rc = add_file(fs, &n, eddy_job_state_dir(g->job), "dead-letters.ndjson",
+                      "the dead-letter sink (by default <state "
+                      "dir>/dead-letters.ndjson)",
+                      NULL, NULL, 1, 0);
+    }
+    lua_pop(L, 2);
+    if (rc != 0) snprintf(err, errlen, "out of memory");
+    for (int j = 1; j < n && rc == 0; j++)
+        for (int i = 0; i < j && rc == 0; i++) {
+            job_file *a = &fs[i], *b = &fs[j]; /* b: declared later */
+            int same = strcmp(a->path, b->path) == 0;
+            if ((!a->writes && !b->writes) ||
+                !(same || (a->exists && b->exists && a->dev == b->dev &&
+                           a->ino == b->ino)))
+                continue;
+            char da[1024], db[1024];
+            describe(a, 1, da, sizeof da);
+            describe(b, 0, db, sizeof db);
+            snprintf(err, errlen,
+                     "%s%s%s %s %s, which %s %s%s%s%s%s; a file sink needs a "
+                     "file of its own",
+                     b->where ? b->where : "", b->where ? ": " : "", db,
+                     b->writes ? "writes" : "reads", b->path, da,
+                     a->writes ? "writes" : "reads",
+                     a->writes && b->writes ? " too" : "", same ? "" : " (as ",
+                     same ? "" : a->path, same ? "" : ")");
+            rc = -1;
+        }
+    for (int i = 0; i < n; i++) free(fs[i].path);
+    free(fs);
+    return rc;
+}
+
 eddy_graph *eddy_graph_build(eddy_job *job, lua_State *L, int plan,
                              const char *dir, char *err, size_t errlen) {
     eddy_graph *g = calloc(1, sizeof *g);
@@ -124,6 +289,7 @@ eddy_graph *eddy_graph_build(eddy_job *job, lua_State *L, int plan,
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    if (rc == 0) rc = check_files(g, L, plan, dir, err, errlen);
     if (rc != 0) {
         eddy_graph_free(g);
         return NULL;

@@ -41,6 +41,9 @@ const char *eddy_job_name(const eddy_job *job) {
 const char *eddy_job_dir(const eddy_job *job) {
     return job->dir;
 }
+const char *eddy_job_state_dir(const eddy_job *job) {
+    return job->state_dir;
+}
 eddy_ckpt *eddy_job_ckpt(eddy_job *job) {
     return job->ckpt;
 }

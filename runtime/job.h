@@ -69,6 +69,8 @@ struct ev_loop *eddy_job_loop(eddy_job *job);
 eddy_clock *eddy_job_clock(eddy_job *job);
 const char *eddy_job_name(const eddy_job *job);
 const char *eddy_job_dir(const eddy_job *job);
+/* --state-dir, or eddy-state/<job name> (relative to the working dir). */
+const char *eddy_job_state_dir(const eddy_job *job);
 /* --metrics HOST:PORT: eddy_job_run serves /metrics and /health there
  * (addr is copied; NULL: not). */
 void eddy_job_set_metrics(eddy_job *job, const char *addr);

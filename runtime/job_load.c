@@ -2,6 +2,7 @@
  * eddy DSL builds a plan table), reads the job-wide options, lets the
  * testing kit rewrite the plan, builds the graph and the dead-letter sink.
  * Restarts load again through eddy_job_load_plan. */
+#include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -31,12 +32,34 @@ static void set_paths(lua_State *L, const char *lua_dir, const char *job_dir) {
     lua_pop(L, 2);
 }
 
+/* A job without a name is named after its file: "jobs/jobA.lua" is
+ * "jobA" (characters a name may not hold become '_'), so jobs without
+ * names get state dirs of their own. Malloc'd, or NULL. */
+static char *default_name(const char *job_file) {
+    const char *base = strrchr(job_file, '/');
+    char *name = strdup(base ? base + 1 : job_file);
+    if (name == NULL) return NULL;
+    size_t n = strlen(name);
+    if (n > 4 && strcmp(name + n - 4, ".lua") == 0) name[n - 4] = '\0';
+    for (char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("_.-", *c)) *c = '_';
+    if (strspn(name, ".") < strlen(name)) return name; /* not "" or ".." */
+    free(name);
+    return strdup("job");
+}
+
 /* Reads job-wide options from the plan at index plan. */
 static int read_options(eddy_job *job, lua_State *L, int plan, char *err,
                         size_t errlen) {
     lua_getfield(L, plan, "name");
     free(job->name);
-    job->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "job");
+    job->name = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1))
+                                    : default_name(job->job_file);
+    if (job->name == NULL) {
+        lua_pop(L, 1);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     lua_getfield(L, plan, "limits");
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);

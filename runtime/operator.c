@@ -61,9 +61,12 @@ eddy_op *eddy_op_of_ctx(lua_State *L) {
 static int ctx_emit(lua_State *L) {
     eddy_op *op = eddy_op_of_ctx(L);
     const char *side = NULL;
-    if (lua_gettop(L) >= 3 && lua_type(L, 3) > LUA_TNIL)
-        side = luaL_checkstring(L, 3);
-    else if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS)
+    if (lua_gettop(L) >= 3 && lua_type(L, 3) > LUA_TNIL) {
+        if (lua_type(L, 3) != LUA_TSTRING) /* not even a number */
+            return luaL_error(L, "ctx:emit: side must be a string, got %s",
+                              luaL_typename(L, 3));
+        side = lua_tostring(L, 3);
+    } else if (op->kind != OP_FLAT_MAP && op->kind != OP_PROCESS)
         return luaL_error(L,
                           "ctx:emit is for flat_map and process "
                           "operators (return the value in %s)",

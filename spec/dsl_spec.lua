@@ -42,6 +42,46 @@ describe("the job DSL", function()
     assert.truthy(n["operator:mine"])
   end)
 
+  it("never gives an operator a default name written explicitly later in the job", function()
+    local function names(build)
+      local t = {}
+      for _, n in ipairs(plan_of(function(job)
+        build(job:source("s", eddy.source.stdin{}))
+      end).nodes) do
+        if n.type == "operator" then t[#t + 1] = n.name end
+      end
+      return t
+    end
+    -- the order of the explicit name does not matter
+    assert.same({ "ok", "ok_3", "ok_2" }, names(function(s)
+      s:map("ops/ok.lua"):map("ops/ok.lua"):map("ops/ok.lua", { name = "ok_2" })
+    end))
+    assert.same({ "ok_2", "ok", "ok_3" }, names(function(s)
+      s:map("ops/ok.lua", { name = "ok_2" }):map("ops/ok.lua"):map("ops/ok.lua")
+    end))
+    assert.same({ "ok_2", "ok" }, names(function(s)
+      s:map("ops/ok.lua"):map(function(x) return x end, { name = "ok" })
+    end))
+    assert.same({ "map", "map_3", "map_2" }, names(function(s)
+      local f = function(x) return x end
+      s:map(f):map(f):map(f, { name = "map_2" })
+    end))
+    -- without explicit names: the names jobs always had (state is kept
+    -- under them), in creation order
+    assert.same({ "ok", "ok_2", "ok_3", "map", "other", "ok_4" }, names(function(s)
+      s:map("ops/ok.lua"):map("a/ok.lua"):filter("b/ok.lua")
+        :map(function(x) return x end):process("ops/other.lua")
+        :flat_map("ops/ok.lua")
+    end))
+  end)
+
+  it("leaves a job without a name to be named after its file", function()
+    -- the core names it: jobA.lua is "jobA" (tests/e2e/cli.sh); there is no
+    -- shared default such as "job" in the plan
+    assert.is_nil(eddy.job{}:plan().name)
+    assert.equal("mine", eddy.job{ name = "mine" }:plan().name)
+  end)
+
   it("gives key_by's key to the next operator only", function()
     local keyfn = function(ev) return ev.id end
     local n = nodes_by_name(plan_of(function(job)
@@ -79,6 +119,10 @@ describe("the job DSL", function()
     assert.same({ event_ms = 50, memory_mb = 64 }, job:plan().limits)
     job:dead_letter(eddy.sink.file{ path = "dead.ndjson" })
     assert.equal("dead.ndjson", job:plan().dead_letter.path)
+    -- its line, and how many nodes came before it (graph.c reports a file
+    -- used twice at the later of the two declarations)
+    assert.matches("dsl_spec%.lua:%d+$", job:plan().dead_letter.where)
+    assert.equal(0, job:plan().dead_letter.after)
   end)
 
   describe("rejects mistakes with the caller's file and line", function()
@@ -106,8 +150,11 @@ describe("the job DSL", function()
 
     it("duplicate names", function()
       local job = eddy.job{}
-      job:source("s", eddy.source.stdin{})
+      local s = job:source("s", eddy.source.stdin{})
       assert.matches("already a source named 's'", err_of(function() job:source("s", eddy.source.stdin{}) end))
+      s:map("ops/ok.lua", { name = "twice" })
+      assert.matches("dsl_spec%.lua:%d+: map: there is already an operator named 'twice'",
+        err_of(function() s:map("ops/other.lua", { name = "twice" }) end))
     end)
 
     it("side outputs of non-operators and unions across jobs", function()

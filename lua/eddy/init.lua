@@ -168,9 +168,8 @@ local function basename(path)
   return (path:match("([^/]+)$") or path):gsub("%.[^.]*$", "")
 end
 
--- A name unique among the job's nodes of one type.
-local function unique(job, ty, name)
-  local used = job._names[ty]
+-- name, or name_2, name_3...: the first not in the set used (then added).
+local function unique(used, name)
   if not used[name] then used[name] = true; return name end
   for i = 2, math.huge do
     local n = name .. "_" .. i
@@ -202,12 +201,18 @@ local function add_operator(self, kind, op, opts)
   check_type(kind .. ": name", opts.name, "string", true)
   local job = self._job
   local name = opts.name
-  if name and job._names.operator[name] then
-    fail(kind .. ": there is already an operator named '" .. name .. "'")
+  if name then
+    if job._names.operator[name] then
+      fail(kind .. ": there is already an operator named '" .. name .. "'")
+    end
+    job._names.operator[name] = true
   end
-  name = unique(job, "operator", name or (type(op) == "string" and basename(op) or kind))
+  -- without opts.name, job:plan() gives the node a name made from
+  -- default_name, once every explicit name of the job is known
   local node = add_node(job, {
     type = "operator", kind = kind, name = name,
+    default_name = not name and (type(op) == "string" and basename(op) or kind)
+      or nil,
     script = type(op) == "string" and op or nil,
     fn = type(op) == "function" and op or nil,
     key = self._key, on_error = opts.on_error, inputs = self._ports,
@@ -263,7 +268,7 @@ function Stream:sink(spec)
   local name = spec.name or (spec.path and basename(spec.path)) or spec.kind
   local node = add_node(job, {
     type = "sink", kind = spec.kind, path = spec.path, format = spec.format,
-    name = unique(job, "sink", name), inputs = self._ports,
+    name = unique(job._names.sink, name), inputs = self._ports,
   })
   return self
 end
@@ -280,9 +285,11 @@ local job_options = set("name", "checkpoint", "restart", "limits",
 function eddy.job(opts)
   opts = opts or {}
   check_fields("eddy.job", opts, job_options)
-  local name = opts.name or "job"
-  check_type("eddy.job: name", name, "string")
-  if not name:match("^[%w_.%-]+$") then
+  -- without a name, the core names the job after its file (job_load.c):
+  -- jobA.lua is "jobA", with its own state dir (eddy-state/jobA)
+  local name = opts.name
+  check_type("eddy.job: name", name, "string", true)
+  if name and not name:match("^[%w_.%-]+$") then
     fail("eddy.job: name may hold letters, digits, '_', '.' and '-' only")
   end
   local o = { name = name, restart = opts.restart }
@@ -335,13 +342,26 @@ function Job:dead_letter(spec)
   if type(spec) ~= "table" or spec.kind ~= "file" then
     fail("dead_letter expects eddy.sink.file{...}")
   end
+  -- where: its job file line; after: how many nodes were declared before
+  -- it (graph.c reports a file used twice at the later declaration)
   self._dead_letter = { kind = "file", path = spec.path, format = "json",
-                        name = spec.name or "dead_letters" }
+                        name = spec.name or "dead_letters", where = caller(),
+                        after = #self._nodes }
   return self
 end
 
--- The plain description the C core builds the dataflow from.
+-- The plain description the C core builds the dataflow from. Operators
+-- without opts.name get their names here, in creation order, from the
+-- script's base name (or the kind for a function) made unique: a default
+-- never takes a name written anywhere in the job, and a job without
+-- explicit names gets the names it always got (checkpoints keep state
+-- under them).
 function Job:plan()
+  local used = {}
+  for n in pairs(self._names.operator) do used[n] = true end
+  for _, node in ipairs(self._nodes) do
+    if node.default_name then node.name = unique(used, node.default_name) end
+  end
   local o = self._opts
   return {
     name = self._name, nodes = self._nodes, dead_letter = self._dead_letter,

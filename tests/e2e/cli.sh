@@ -229,6 +229,155 @@ return job
 EOF
 expect_broken srcbroken.lua "a script source with a syntax error" "broken.lua:4"
 
+# ---- a file sink needs a file of its own (SPEC 4) ----------------------------
+# Two file sinks, a file sink and a file source, or a file sink and the
+# dead-letter sink on one file: each writer would overwrite the other's bytes.
+# Paths count as one file once normalised against the job dir, and when they
+# are the same existing file (a symlink).
+printf '{"a":1}\n{"a":2}\n' >"$D/in2.ndjson"
+mkdir -p "$D/sub"
+# twosinks JOB PATH2: a job whose second sink (line 6) writes PATH2, the first
+# (line 5) all.ndjson
+twosinks() {
+  cat >"$D/$1" <<EOF
+local eddy = require("eddy")
+local job = eddy.job{ name = "twosinks" }
+local s = job:source("in", eddy.source.file{ path = "in2.ndjson", format = "json" })
+local long = s:map(function(ev) return { long = string.rep("x", 40), a = ev.a } end)
+long:sink(eddy.sink.file{ path = "all.ndjson" })
+s:map(function(ev) return { b = ev.a } end):sink(eddy.sink.file{ path = "$2" })
+return job
+EOF
+}
+for spelling in all.ndjson ./all.ndjson sub/../all.ndjson "$D/all.ndjson" "$D//sub/./../all.ndjson"; do
+  twosinks twosinks.lua "$spelling"
+  expect_broken twosinks.lua "two file sinks on all.ndjson (as $spelling)" \
+    "twosinks.lua:6: sink" "$D/all.ndjson, which sink 'all' (" "twosinks.lua:5) writes too"
+done
+[ ! -e "$D/all.ndjson" ]
+ok $? "two file sinks on one file: the run writes nothing"
+printf 'x\n' >"$D/target.ndjson"
+ln -s target.ndjson "$D/link.ndjson"
+twosinks symlink.lua link.ndjson
+sed -i 's#"all.ndjson"#"target.ndjson"#' "$D/symlink.lua"
+expect_broken symlink.lua "a file sink on a symlink to another sink's file" \
+  "symlink.lua:6:" "(as $D/target.ndjson)"
+twosinks distinct.lua sub/all.ndjson
+run_eddy check "$D/distinct.lua"
+is "$RC" 0 "two file sinks on different files (all.ndjson, sub/all.ndjson) are valid"
+
+cat >"$D/intoinput.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "intoinput" }
+local s = job:source("in", eddy.source.file{ path = "in2.ndjson", format = "json" })
+s:sink(eddy.sink.file{ path = "sub/../in2.ndjson" })
+return job
+EOF
+expect_broken intoinput.lua "a file sink writing into the job's file source" \
+  "intoinput.lua:4:" "$D/in2.ndjson, which source 'in' (" "intoinput.lua:3) reads"
+is "$(cat "$D/in2.ndjson")" "$(printf '{"a":1}\n{"a":2}')" "the source file is left as it was"
+cat >"$D/tworeaders.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "tworeaders" }
+job:source("a", eddy.source.file{ path = "in2.ndjson", format = "json" })
+  :union(job:source("b", eddy.source.file{ path = "./in2.ndjson", format = "json" }))
+  :sink(eddy.sink.file{ path = "tworeaders.ndjson" })
+return job
+EOF
+run_eddy run "$D/tworeaders.lua" --state-dir "$T_TMP/st-tworeaders"
+is "$RC" 0 "two file sources may read one file"
+is "$(grep -c . "$D/tworeaders.ndjson")" 4 "two file sources on one file: each reads it all"
+
+cat >"$D/deadsink.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "deadsink" }
+job:dead_letter(eddy.sink.file{ path = "dead.ndjson" })
+local s = job:source("in", eddy.source.file{ path = "in2.ndjson", format = "json" })
+s:sink(eddy.sink.file{ path = "./dead.ndjson" })
+return job
+EOF
+expect_broken deadsink.lua "a file sink on the dead-letter sink's file" \
+  "deadsink.lua:5:" "which the dead-letter sink (" "deadsink.lua:3) writes too"
+# the dead-letter sink declared last: the error is at its line
+sed -i '3d' "$D/deadsink.lua"
+sed -i '4a job:dead_letter(eddy.sink.file{ path = "dead.ndjson" })' "$D/deadsink.lua"
+expect_broken deadsink.lua "the dead-letter sink on a file sink's file" \
+  "deadsink.lua:5: the dead-letter sink writes $D/dead.ndjson, which sink 'dead' (" "deadsink.lua:4) writes too"
+# the default dead-letter file is <state dir>/dead-letters.ndjson: checked
+# against the state dir the run uses (--state-dir, also for check)
+cat >"$D/deaddefault.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "deaddefault" }
+local s = job:source("in", eddy.source.file{ path = "in2.ndjson", format = "json" })
+s:sink(eddy.sink.file{ path = "st-dd/dead-letters.ndjson" })
+return job
+EOF
+for cmd in check run; do
+  run_eddy $cmd "$D/deaddefault.lua" --state-dir st-dd
+  is "$RC" 2 "$cmd: a file sink on the default dead-letter file exits 2"
+  contains "$ERR" "deaddefault.lua:4: sink 'dead-letters' writes $D/st-dd/dead-letters.ndjson, which the dead-letter sink (by default <state dir>/dead-letters.ndjson) writes too" \
+    "$cmd: a file sink on the default dead-letter file: message names the line and the file"
+done
+run_eddy run "$D/deaddefault.lua" --state-dir "$T_TMP/st-dd-other"
+is "$RC" 0 "the same sink with another state dir runs"
+
+# ---- a job without a name is named after its file (SPEC 1: state dir) -----
+# jobA.lua and jobB.lua, both without a name, must not share ./eddy-state/job
+N=$T_TMP/noname
+mkdir -p "$N/ops"
+cat >"$N/ops/count.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx)
+  ctx.state.n = (ctx.state.n or 0) + 1
+  return ev .. " " .. ctx.state.n
+end
+return M
+EOF
+for j in jobA jobB; do
+  cat >"$N/$j.lua" <<EOF
+local eddy = require("eddy")
+local job = eddy.job{ checkpoint = false }
+job:source("in", eddy.source.file{ path = "$j.txt", format = "lines" })
+  :map("ops/count.lua")
+  :sink(eddy.sink.file{ path = "$j.out", format = "lines" })
+return job
+EOF
+done
+printf 'a1\na2\na3\n' >"$N/jobA.txt"
+printf 'b1\nb2\n' >"$N/jobB.txt"
+(cd "$N" && "$EDDY" run jobA.lua && "$EDDY" run ./jobB.lua) >/dev/null 2>"$T_TMP/err"
+ok $? "two jobs without a name run one after the other"
+[ -d "$N/eddy-state/jobA" ] && [ -d "$N/eddy-state/jobB" ] && [ ! -e "$N/eddy-state/job" ]
+ok $? "their state dirs are ./eddy-state/jobA and ./eddy-state/jobB ($(ls "$N/eddy-state" 2>&1 | tr '\n' ' '))"
+is "$(cat "$N/jobB.out" 2>/dev/null)" "$(printf 'b1 1\nb2 2')" "job B starts from nothing, not from job A's checkpoint"
+is "$("$EDDY" state "$N/eddy-state/jobB" 2>&1)" '{"key":null,"operator":"count","state":{"n":2}}' "job B's state is its own"
+(cd "$N" && "$EDDY" check jobA.lua) 2>&1 | grep -q "jobA.lua is valid"
+ok $? "check on a job without a name"
+
+# ---- operator names: defaults never take an explicit name (SPEC 2) --------
+cat >"$D/opnames.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "opnames" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map("ops/upper.lua"):map("ops/upper.lua"):map("ops/upper.lua", { name = "upper_2" })
+  :sink(eddy.sink.file{ path = "opnames.txt", format = "lines" })
+return job
+EOF
+run_eddy run "$D/opnames.lua" --state-dir "$T_TMP/st-opnames"
+is "$RC" 0 "an explicit name a default would have taken: run exits 0"
+is "$(grep -o 'operator upper[_0-9]*:' <<<"$ERR" | tr '\n' ' ')" "operator upper: operator upper_3: operator upper_2: " \
+  "operators named upper, upper_3 (a default) and upper_2 (explicit), in order"
+cat >"$D/opdup.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "opdup" }
+local s = job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+local up = s:map("ops/upper.lua", { name = "up" })
+up:map("ops/upper.lua", { name = "up" }):sink(eddy.sink.stdout{})
+return job
+EOF
+expect_broken opdup.lua "two operators with one explicit name" \
+  "opdup.lua:5: map: there is already an operator named 'up'"
+
 # run on a broken job must not have produced any sink output on stdout
 run_eddy run "$D/opsyntax.lua" --state-dir "$T_TMP/st-x"
 is "$OUT" "" "run on a broken job prints nothing on stdout"

@@ -461,4 +461,31 @@ cp=$("$EDDY" checkpoints "$ST" | tail -1)
 contains "$cp" "\"inode\":$(stat -c %i "$R")," "follow rotation: the last checkpoint records the new file's inode"
 contains "$cp" '"offset":16' "follow rotation: and the offset in it"
 
+# ---- one file per file sink ----------------------------------------------------
+# Two file sinks on one file wrote at their own offsets over each other's
+# bytes: that is a job-definition error now (exit 2, nothing written).
+mkjob samefile <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "samefile" }
+local s = job:source("in", eddy.source.file{ path = "in2.ndjson", format = "json" })
+local long = s:map(function(ev) return { long = string.rep("x", 30), a = ev.a } end)
+long:sink(eddy.sink.file{ path = "all.ndjson" })
+s:map(function(ev) return { b = ev.a } end):sink(eddy.sink.file{ path = "./all.ndjson" })
+return job
+EOF
+printf '{"a":1}\n{"a":2}\n' >"$J/in2.ndjson"
+run_job
+is "$RC" 2 "two file sinks on one file: exit 2"
+contains "$(cat "$J/stderr")" "job.lua:6: sink 'all_2' writes $J/all.ndjson, which sink 'all' (job.lua:5) writes too" \
+  "two file sinks on one file: the second sink's line and the file are named"
+[ ! -e "$J/all.ndjson" ]
+ok $? "two file sinks on one file: nothing is written"
+sed -i 's#"./all.ndjson"#"b.ndjson"#' "$J/job.lua"
+run_job
+is "$RC" 0 "file sinks on files of their own: exit 0"
+X30=$(printf 'x%.0s' {1..30})
+is "$(cat "$J/all.ndjson" "$J/b.ndjson")" \
+  "$(printf '{"a":1,"long":"%s"}\n{"a":2,"long":"%s"}\n{"b":1}\n{"b":2}' "$X30" "$X30")" \
+  "file sinks on files of their own: each file holds its own lines intact"
+
 [ "$T_FAILED" -eq 0 ]
