@@ -46,6 +46,7 @@ struct eddy_op {
     eddy_timers *timers;    /* keyed: pending timers */
     eddy_alarm *palarm;     /* set for the earliest processing-time timer */
     unsigned long long late;
+    unsigned bad_hook_results; /* on_error results that were no policy */
     eddy_op_stats st;
     /* hot reload (reload.c) */
     int has_version;

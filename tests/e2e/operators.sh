@@ -424,3 +424,24 @@ run_job
 is "$(cat "$J/stdout")" "$(printf 'A\nB')" "print() in a job file or an operator stays off stdout"
 contains "$(cat "$J/stderr")" "$(printf 'saw\ta\tnil\ttrue')" "and goes to stderr, as print writes it"
 contains "$(cat "$J/stderr")" "$(printf 'job file\t1')" "the job file's too"
+
+# ---- an on_error hook that returns no policy: warned, the option applies ----
+mkjob badhook <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "badhook" }
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :map("hook.lua", { on_error = "skip" })
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+EOF
+cat >"$J/hook.lua" <<'EOF'
+local M = {}
+function M.process(l) if l == "bad" then error("no") end return l end
+function M.on_error(err, ev) if ev == "bad" then return "dead-letter" end end
+return M
+EOF
+printf 'a\nbad\nb\n' >"$J/in.txt"
+run_job
+is "$(cat "$J/out.txt")" "$(printf 'a\nb')" "an on_error hook's unknown policy: the option (skip) applies"
+contains "$(cat "$J/stderr")" 'on_error returned "dead-letter", not "fail", "skip", "dead_letter" or nil: its on_error option (skip) applies' \
+  "and a warning names what it returned"
