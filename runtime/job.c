@@ -101,6 +101,12 @@ void eddy_job_stop(eddy_job *job) {
 void eddy_job_set_origin(eddy_job *job, const char *source, uint64_t pos) {
     job->origin_src = source;
     job->origin_pos = pos;
+    job->origin_id = 0;
+}
+
+void eddy_job_set_timer_origin(eddy_job *job, uint64_t id) {
+    eddy_job_set_origin(job, NULL, 0);
+    job->origin_id = id;
 }
 
 void eddy_job_origin(const eddy_job *job, const char **source, uint64_t *pos) {

@@ -95,6 +95,9 @@ int eddy_job_stopping(const eddy_job *job);
 
 /* Where the event being processed came from (set by sources). */
 void eddy_job_set_origin(eddy_job *job, const char *source, uint64_t pos);
+/* A timer call has no source: id (its key, kind and time hashed) tells it
+ * from other timers when a failure repeats (poison pills). */
+void eddy_job_set_timer_origin(eddy_job *job, uint64_t id);
 void eddy_job_origin(const eddy_job *job, const char **source, uint64_t *pos);
 /* The event time of the event in hand; returns 0 when it has none. */
 int eddy_job_timestamp(const eddy_job *job, int64_t *ts);

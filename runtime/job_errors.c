@@ -63,9 +63,15 @@ static poison *poison_find(eddy_job *job, const char *op, const char *src,
     return NULL;
 }
 
+/* Where the event in hand is from, for poison records: its source and
+ * position, or for a timer "" and the timer's identity. */
+static uint64_t origin_at(const eddy_job *job) {
+    return job->origin_src ? job->origin_pos : job->origin_id;
+}
+
 int eddy_job_poisoned(eddy_job *job, const char *op) {
     poison *p = poison_find(job, op, job->origin_src ? job->origin_src : "",
-                            job->origin_pos);
+                            origin_at(job));
     return p && p->count >= job->poison_after ? p->count : 0;
 }
 
@@ -75,7 +81,7 @@ void eddy_job_fail_event(eddy_job *job, const char *op) {
     free(job->fail_src);
     job->fail_op = strdup(op);
     job->fail_src = strdup(job->origin_src ? job->origin_src : "");
-    job->fail_pos = job->origin_pos;
+    job->fail_pos = origin_at(job);
 }
 
 /* The failing event caused one more restart. */

@@ -64,6 +64,7 @@ struct eddy_job {
     char failure[8192];
     const char *origin_src;
     uint64_t origin_pos;
+    uint64_t origin_id; /* a timer's identity, for poison pills */
     int has_ts;
     int64_t ts;
     unsigned long long dead_letters;

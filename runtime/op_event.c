@@ -59,20 +59,18 @@ static int op_error_hook(eddy_op *op, lua_State *L, int ev, const char *msg) {
                       op->name, eddy_vm_error(op->vm));
         pol = -1;
     } else if (!lua_isnil(L, -1)) { /* nil: the option decides */
-        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                       : NULL;
+        const char *s =
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         int i = 0;
-        while (s && eddy_op_policies[i] && strcmp(s, eddy_op_policies[i]))
-            i++;
+        while (s && eddy_op_policies[i] && strcmp(s, eddy_op_policies[i])) i++;
         if (s && eddy_op_policies[i])
             pol = i;
         else if (op->bad_hook_results++ < 10)
             eddy_warn("operator %s: on_error returned %s%s%s, not \"fail\", "
                       "\"skip\", \"dead_letter\" or nil: its on_error "
                       "option (%s) applies",
-                      op->name, s ? "\"" : "a ",
-                      s ? s : luaL_typename(L, -1), s ? "\"" : "",
-                      eddy_op_policies[op->policy]);
+                      op->name, s ? "\"" : "a ", s ? s : luaL_typename(L, -1),
+                      s ? "\"" : "", eddy_op_policies[op->policy]);
     }
     lua_settop(L, top);
     return pol;

@@ -89,6 +89,23 @@ static void timer_event(lua_State *L, int64_t when, int kind) {
     lua_setfield(L, -2, "kind");
 }
 
+/* A timer's identity for poison pills: an FNV-1a-style hash of its key,
+ * kind and time.
+ * [-0, +0, -] */
+static uint64_t timer_id(lua_State *L, int key, int kind, int64_t when) {
+    uint64_t h = 1469598103934665603ULL;
+    size_t n = 0;
+    lua_Integer i = 0;
+    const char *s =
+        lua_type(L, key) == LUA_TSTRING ? lua_tolstring(L, key, &n) : NULL;
+    if (s == NULL)
+        i = lua_tointeger(L, key), s = (const char *)&i, n = sizeof i;
+    for (size_t j = 0; j < n; j++)
+        h = (h ^ (unsigned char)s[j]) * 1099511628211ULL;
+    h = (h ^ (uint64_t)kind) * 1099511628211ULL;
+    return (h ^ (uint64_t)when) * 1099511628211ULL;
+}
+
 /* on_timer(when, ctx, kind) for the key at index key. [-0, +0, m] */
 static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
                           int key) {
@@ -111,7 +128,7 @@ static void op_call_timer(eddy_op *op, lua_State *L, int64_t when, int kind,
         lua_pushstring(L, timer_kinds[kind]);
         /* stack: handler ctx on_timer when ctx kind */
         eddy_job_set_timestamp(op->job, kind == EDDY_TIMER_EVENT, when);
-        eddy_job_set_origin(op->job, NULL, 0);
+        eddy_job_set_timer_origin(op->job, timer_id(L, key, kind, when));
         rc = eddy_vm_pcall(op->vm, h, 3, 0);
     }
     int bad = eddy_op_writeback(op, L, ctx, key);

@@ -168,3 +168,34 @@ is "$first" '{"e":"1"}' "a stdout sink feeds a pipe"
 is "$(cat rcpipe)" "1" "when the reader closes the pipe eddy exits 1, at once"
 contains "$(cat errpipe)" "stdout was closed by its reader (broken pipe)" "saying why"
 if grep -q "restart [0-9]" errpipe; then ok 1 "and tries no restart"; else ok 0 "and tries no restart"; fi
+
+# --- poison pills tell timers apart: each key's timer has its own count ---
+printf '{"k":"a","ts":100}\n{"k":"b","ts":200}\n' > timers.ndjson
+cat > tonce.lua <<'LUA'
+local M = {}
+function M.process(ev, ctx) ctx:event_timer(ev.ts + 1) end
+function M.on_timer(ts, ctx)
+  local mark = "mark_" .. ctx.key
+  local f = io.open(mark)
+  if not f then
+    f = io.open(mark, "w"); f:write("x"); f:close()
+    error("first time for " .. ctx.key)
+  end
+  f:close()
+  ctx:emit({ k = ctx.key, fired = ts })
+end
+return M
+LUA
+cat > tjob.lua <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{ name = "tjob", poison_after = 1,
+  restart = { strategy = "fixed-delay", attempts = 5, delay_ms = 10 } }
+job:source("in", eddy.source.file{ path = "timers.ndjson", event_time = "ts" })
+  :key_by("k"):process("tonce.lua"):sink(eddy.sink.file{ path = "tjob.out" })
+return job
+LUA
+"$EDDY" run tjob.lua --state-dir st-t 2>errt
+ok $? "two keys' timers each failing once: the job ends well"
+is "$(cat tjob.out)" '{"fired":101,"k":"a"}
+{"fired":201,"k":"b"}' "each timer is retried after its own first failure"
+if grep -q "poison pill" errt; then ok 1 "no timer is taken for another's poison pill"; else ok 0 "no timer is taken for another's poison pill"; fi
