@@ -251,8 +251,11 @@ static void vm_hook(lua_State *L, lua_Debug *ar) {
         lua_sethook(L, NULL, 0, 0);
         return;
     }
-    luaL_error(L, "call took longer than %d ms (limits.event_ms)",
-               (int)atomic_load(&vm->event_ms));
+    luaL_where(L, 0); /* the Lua function running, not its caller */
+    lua_pushfstring(L, "call took longer than %d ms (limits.event_ms)",
+                    (int)atomic_load(&vm->event_ms));
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 /* Sleeps ms milliseconds, or less when eddy_vm_free wakes it. */

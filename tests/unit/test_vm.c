@@ -61,6 +61,10 @@ int main(void) {
            "a runaway loop is stopped by limits.event_ms");
     TAP_OK(strstr(eddy_vm_error(vm), "limits.event_ms") != NULL,
            "the message names limits.event_ms");
+    TAP_OK(strncmp(eddy_vm_error(vm),
+                   "[string \"while true do end\"]:1: call took longer",
+                   48) == 0,
+           "and starts with the file:line of the code that ran too long");
     TAP_OK(
         run(vm, "while true do pcall(function() while true do end end) end") ==
                 -1 &&
