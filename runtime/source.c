@@ -381,19 +381,32 @@ void eddy_source_free(eddy_source *s) {
 }
 
 void eddy_source_snapshot(eddy_source *s, lua_State *L) {
+    int64_t wm = eddy_node_watermark(s->node);
+    int keep_wm = wm > EDDY_WM_MIN && wm < EDDY_WM_MAX; /* MAX: it ended */
     if (s->ops->snapshot)
         s->ops->snapshot(s->impl, L);
     else
         lua_pushnil(L);
-    if (lua_istable(L, -1) && s->maxts != EDDY_WM_MIN) {
+    if (lua_isnil(L, -1) && keep_wm) { /* a watermark set by hand (tests) */
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 2);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "no_position");
+    }
+    if (!lua_istable(L, -1)) return;
+    if (s->maxts != EDDY_WM_MIN) {
         lua_pushinteger(L, s->maxts); /* the watermark resumes from here */
         lua_setfield(L, -2, "max_event_time");
+    }
+    if (keep_wm) {
+        lua_pushinteger(L, wm);
+        lua_setfield(L, -2, "watermark");
     }
 }
 
 int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
                         size_t errlen) {
-    if (lua_isnil(L, idx) || s->ops->restore == NULL) return 0;
+    if (lua_isnil(L, idx)) return 0;
     idx = lua_absindex(L, idx);
     lua_getfield(L, idx, "max_event_time");
     if (lua_isinteger(L, -1) && s->et_ref != LUA_NOREF) {
@@ -401,7 +414,12 @@ int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
         if (s->maxts > EDDY_WM_MIN + s->bound)
             eddy_node_advance(s->node, s->maxts - s->bound);
     }
-    lua_pop(L, 1);
+    lua_getfield(L, idx, "watermark");
+    if (lua_isinteger(L, -1)) eddy_node_advance(s->node, lua_tointeger(L, -1));
+    lua_getfield(L, idx, "no_position");
+    int none = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+    if (none || s->ops->restore == NULL) return 0;
     return s->ops->restore(s->impl, L, idx, err, errlen);
 }
 

@@ -93,6 +93,15 @@ describe("testing.operator", function()
     assert.equal(1, op:stats().late)
   end)
 
+  it("keeps the watermark set by hand across a checkpoint and restore", function()
+    local op = testing.operator(COUNT, { keyed = true })
+    op:watermark(1500)
+    local again = testing.operator(COUNT, { keyed = true, restore = op:checkpoint() })
+    again:push({ user = "a", ts = 1200 }, { key = "a", timestamp = 1200 })
+    assert.same({ { user = "a", ts = 1200 } }, again:output("late"))
+    assert.same({}, again:output())
+  end)
+
   it("keys by a field when the push gives no key", function()
     local op = testing.operator(COUNT, { key_by = "user" })
     op:push({ user = "z" })
@@ -422,6 +431,17 @@ describe("testing.job", function()
     end
     assert.emitted(event_time(base:output("fired")), event_time(run:output("fired")))
     assert.same(base:state("count", "u1"), run:state("count", "u1"))
+  end)
+
+  it("fires overdue processing-time timers right at crash_and_restore", function()
+    local run = testing.job(DIR .. "later.lua", { inputs = { ["in"] = { { k = "a" }, { k = "b" } } } })
+    run:step()
+    run:checkpoint() -- holds the timer due at 1000
+    run:advance(1500)
+    assert.same({ { k = "a", at = 1000, now = 1000 } }, run:output("fired"))
+    run:crash_and_restore() -- at 1500: the timer is overdue
+    assert.same({ { k = "a", at = 1000, now = 1500 } }, run:output("fired"))
+    assert.same({}, run:timers("later"))
   end)
 
   it("takes checkpoints when asked: a crash right after one loses nothing", function()
