@@ -228,7 +228,7 @@ static inline char *put_esc(char *o, unsigned char c) {
     *o++ = '\\';
     if (c == '"' || c == '\\')
         *o++ = (char)c;
-    else if (short_esc[c])
+    else if (c < 0x20 && short_esc[c])
         *o++ = short_esc[c];
     else
         memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
