@@ -3,9 +3,10 @@
  * The input is one document. Decoding either fails, leaving the stack as
  * it was with "message at byte N" (N within the input) in err, or pushes
  * exactly one value. A decoded value must encode (the decoder only makes
- * values the encoder takes) to one line without control bytes; that text
- * must decode again and encode to the very same bytes. Decoding with no
- * err buffer must give the same answer. */
+ * values the encoder takes, but for keys differing only in ill-formed
+ * UTF-8) to one line of valid UTF-8 without control bytes; that text must
+ * decode again and encode to the very same bytes. Decoding with no err
+ * buffer must give the same answer. */
 #include "buf.h"
 #include "json.h"
 
@@ -56,10 +57,15 @@ static int fz_json_check(lua_State *L, const uint8_t *data, size_t size) {
     }
     FZ_CHECKM(lua_gettop(L) == top + 1, "decode did not push one value");
     rc = fz_json_encode_top(L, &b1, err);
-    FZ_CHECKM(rc == 0, err); /* whatever decodes must encode */
+    /* whatever decodes must encode, but for two keys that differ only in
+     * ill-formed UTF-8, which the encoder would write alike */
+    if (rc != 0 && strstr(err, "two keys encode as")) goto done;
+    FZ_CHECKM(rc == 0, err);
     for (size_t i = 0; i < b1.len; i++)
         FZ_CHECKM((unsigned char)b1.data[i] >= 0x20,
                   "encoded JSON holds a control byte");
+    FZ_CHECKM(eddy_json_utf8_valid(b1.data, b1.len),
+              "encoded JSON is not valid UTF-8");
     rc = eddy_json_decode(L, b1.data, b1.len, err, FZ_JSON_ERRLEN);
     FZ_CHECKM(rc == 0, err); /* what we encode must decode */
     FZ_CHECK(lua_gettop(L) == top + 2);

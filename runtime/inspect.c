@@ -3,9 +3,11 @@
  * Opens the store read-mostly (never creating it), checks the format
  * marker and walks key ranges: 's'/'o' for state, 'c' for checkpoint
  * records, decoding each value with the state codec and printing it as
- * JSON. A value JSON cannot show (NaN, a function never gets here) is
- * printed as an "error" field instead of stopping the listing. Owns a
- * private Lua state for the duration of a call. */
+ * JSON. NaN and infinities, which state may hold but JSON has no way to
+ * write, are printed as null (an infinite key as "inf" or "-inf"); a value
+ * JSON still cannot show (two keys written alike; a function never gets
+ * here) is printed as an "error" field instead of stopping the listing.
+ * Owns a private Lua state for the duration of a call. */
 #include "inspect.h"
 
 #include <lauxlib.h>
@@ -45,17 +47,18 @@ static eddy_store *open_checked(const char *dir, char *err, size_t errlen) {
     return s;
 }
 
-/* Prints the table at the top as one JSON line and pops it. */
+/* Prints the table at the top as one JSON line and pops it. [-1, +0, m] */
 static void print_line(lua_State *L, FILE *out, eddy_buf *b) {
     char err[256];
+    const int flags = EDDY_JSON_NONFINITE_NULL;
     eddy_buf_reset(b);
-    if (eddy_json_encode(L, -1, b, err, sizeof err) != 0) {
+    if (eddy_json_encode_flags(L, -1, b, flags, err, sizeof err) != 0) {
         lua_pushnil(L);
         lua_setfield(L, -2, "state");
         lua_pushstring(L, err);
         lua_setfield(L, -2, "error");
         eddy_buf_reset(b);
-        eddy_json_encode(L, -1, b, err, sizeof err);
+        eddy_json_encode_flags(L, -1, b, flags, err, sizeof err);
     }
     fwrite(b->data, 1, b->len, out);
     fputc('\n', out);

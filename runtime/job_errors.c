@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "job_impl.h"
+#include "json.h"
 #include "log.h"
 
 /* ---- error budget ------------------------------------------------------- */
@@ -164,23 +165,59 @@ int eddy_job_restore_extra(eddy_job *job, lua_State *L, int rec, char *err,
     return 0;
 }
 
-/* Pushes the dead-letter record as a table. [-0, +1, m] */
+/* Pushes s[0..n) in standard base64 (RFC 4648, '+' '/', '=' padding).
+ * [-0, +1, m] */
+static void push_base64(lua_State *L, const char *s, size_t n) {
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *u = (const unsigned char *)s;
+    luaL_Buffer lb;
+    char *o0 = luaL_buffinitsize(L, &lb, (n + 2) / 3 * 4), *o = o0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned long v = (unsigned long)u[i] << 16;
+        if (i + 1 < n) v |= (unsigned long)u[i + 1] << 8;
+        if (i + 2 < n) v |= u[i + 2];
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    luaL_pushresultsize(&lb, (size_t)(o - o0));
+}
+
+/* Pushes the dead-letter record as a table: error, operator and key (null
+ * when there is none, as for input that reached no operator), source,
+ * position, and the event, or for input that could not be decoded its
+ * raw text (written with U+FFFD for bytes that are not UTF-8) and then
+ * also raw_base64, the exact bytes. [-0, +1, m] */
 static void dlq_record(eddy_job *job, lua_State *L, const char *error,
                        const char *op, int key_idx, int ev_idx, const char *raw,
                        size_t rawlen) {
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, error);
     lua_setfield(L, -2, "error");
-    if (op) lua_pushstring(L, op), lua_setfield(L, -2, "operator");
-    if (key_idx) lua_pushvalue(L, key_idx), lua_setfield(L, -2, "key");
+    if (op)
+        lua_pushstring(L, op);
+    else
+        lua_pushlightuserdata(L, NULL); /* eddy.null: JSON null */
+    lua_setfield(L, -2, "operator");
+    if (key_idx)
+        lua_pushvalue(L, key_idx);
+    else
+        lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "key");
     if (job->origin_src)
         lua_pushstring(L, job->origin_src), lua_setfield(L, -2, "source");
     lua_pushinteger(L, (lua_Integer)job->origin_pos);
     lua_setfield(L, -2, "position");
-    if (ev_idx)
+    if (ev_idx) {
         lua_pushvalue(L, ev_idx), lua_setfield(L, -2, "event");
-    else
-        lua_pushlstring(L, raw ? raw : "", rawlen), lua_setfield(L, -2, "raw");
+        return;
+    }
+    if (raw == NULL) raw = "", rawlen = 0;
+    lua_pushlstring(L, raw, rawlen), lua_setfield(L, -2, "raw");
+    if (!eddy_json_utf8_valid(raw, rawlen))
+        push_base64(L, raw, rawlen), lua_setfield(L, -2, "raw_base64");
 }
 
 void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,

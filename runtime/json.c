@@ -8,7 +8,11 @@
  * and returns -1 with "message" in err; the only Lua errors it can raise
  * are memory errors, and it holds no malloc'd memory across a Lua API call,
  * so such a longjmp leaks nothing. Every value the decoder produces can be
- * encoded again (numbers are finite, strings hold no lone surrogates).
+ * encoded again (numbers are finite, strings hold no lone surrogates), but
+ * for an object with two keys that differ only in ill-formed UTF-8 bytes,
+ * which the encoder would write alike (U+FFFD) and refuses. Other bytes of
+ * strings are not validated: Lua strings are bytes, and the encoder writes
+ * ill-formed UTF-8 as U+FFFD.
  *
  * Ownership: the caller owns the input text and err. All memory this module
  * allocates is Lua's (strings, tables, luaL_Buffer boxes) and is collected

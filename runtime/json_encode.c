@@ -6,7 +6,18 @@
  * path that reads the members into a C array, sorts them there and writes
  * them into room made once for the whole object; any other table is staged
  * on the Lua stack (see enc_object). Strings are checked for bytes to
- * escape and copied a word at a time.
+ * escape and for bytes >= 0x80 a word at a time, and copied as they are
+ * when they hold neither (pure ASCII, the common case).
+ *
+ * The output is always valid UTF-8 (Lua strings are bytes). A string with
+ * a byte >= 0x80 takes a slower path that copies valid UTF-8 sequences and
+ * writes U+FFFD for each maximal subpart of an ill-formed one (Unicode's
+ * "U+FFFD substitution of maximal subparts", as the WHATWG decoder does):
+ * "\xff\xfe" gives two U+FFFD, "\xe2\x82" (a truncated euro sign) one.
+ * Overlong forms (C0, C1, E0 80..9F, F0 80..8F), surrogates (ED A0..BF)
+ * and code points above U+10FFFF (F4 90.., F5..FF) are ill-formed. An
+ * object whose keys differ only in such bytes ("\xff" and "\xfe") would
+ * get the same key twice: it is refused like 1 and "1" are.
  *
  * Invariant: on failure the Lua stack is back at its height on entry and
  * -1 is returned with "message" in err; the only Lua errors raised are
@@ -62,6 +73,7 @@ typedef struct enc {
     const void **path; /* [EDDY_JSON_MAX_DEPTH]: tables on the path */
     kent *arena;       /* [ARENA]: shared by nested objects */
     flat *flat;        /* [FLAT_MAX]: the flat object being written */
+    int flags;         /* EDDY_JSON_* */
 } enc;
 
 __attribute__((format(printf, 2, 3))) static int efail(enc *e, const char *fmt,
@@ -155,14 +167,16 @@ static size_t fmt_float(char *out, double x) {
 
 #define ONES 0x0101010101010101u
 
-/* Nonzero if a byte of w needs escaping ('"', '\\', below 0x20). With
- * x = w ^ 0x02 in each byte, '"' becomes 0x20 and bytes below 0x20 stay
- * below it: those are exactly the bytes of x below 0x21. Bytes below n are
- * found by (x - n in each byte) & ~x & high bits, which is nonzero exactly
- * if one is there (n <= 0x80); a '\\' is a zero byte of w ^ '\\'. */
+/* Nonzero if a byte of w cannot be copied as it is: one to escape ('"',
+ * '\\', below 0x20) or one >= 0x80 (UTF-8 to check). With x = w ^ 0x02 in
+ * each byte, '"' becomes 0x20 and bytes below 0x20 stay below it: those
+ * are exactly the bytes of x below 0x21. Bytes below n are found by (x - n
+ * in each byte) & ~x & high bits, which is nonzero exactly if one is there
+ * (n <= 0x80); a '\\' is a zero byte of w ^ '\\'; a byte >= 0x80 has its
+ * high bit set in w. */
 static inline uint64_t esc8(uint64_t w) {
     uint64_t x = w ^ (ONES * 0x02), bs = w ^ (ONES * '\\');
-    return (((x - ONES * 0x21) & ~x) | ((bs - ONES) & ~bs)) & (ONES * 0x80);
+    return (((x - ONES * 0x21) & ~x) | ((bs - ONES) & ~bs) | w) & (ONES * 0x80);
 }
 
 static inline uint64_t ld8(const char *s) {
@@ -177,7 +191,8 @@ static inline uint32_t ld4(const char *s) {
     return w;
 }
 
-/* Copies s[0..len) to o if no byte of it needs escaping; returns 0, else
+/* Copies s[0..len) to o if it is plain ASCII with no byte to escape;
+ * returns 0, else
  * -1 (o may then hold part of it). Reads and writes whole words,
  * overlapping at the end: never a byte outside s[0..len) or o[0..len). */
 __attribute__((always_inline)) static inline int
@@ -204,7 +219,7 @@ copy_plain(char *o, const char *s, size_t len) {
     return o[0] = (char)a, o[len / 2] = (char)m, o[len - 1] = (char)z, 0;
 }
 
-/* Writes the escape of c, a byte scan_plain stops at, at o (room for 6);
+/* Writes the escape of c ('"', '\\' or below 0x20) at o (room for 6);
  * returns the end. */
 static inline char *put_esc(char *o, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
@@ -213,25 +228,95 @@ static inline char *put_esc(char *o, unsigned char c) {
     *o++ = '\\';
     if (c == '"' || c == '\\')
         *o++ = (char)c;
-    else if (short_esc[c])
+    else if (c < 0x20 && short_esc[c])
         *o++ = short_esc[c];
     else
         memcpy(o, "u00", 3), o[3] = hex[c >> 4], o[4] = hex[c & 15], o += 5;
     return o;
 }
 
-/* Writes s[0..end) escaped at o (room for 6 times as much); returns the
- * end. */
+/* The first byte at or after q that copy_plain does not copy: one to
+ * escape or one >= 0x80; or end. */
+static inline const char *scan_ascii(const char *q, const char *end) {
+    while (q < end) {
+        unsigned char c = (unsigned char)*q;
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+        q++;
+    }
+    return q;
+}
+
+/* The UTF-8 sequence at s (s < end, *s >= 0x80): its length if it is
+ * well-formed, else minus the length of its maximal subpart (1 to 3: the
+ * bytes one U+FFFD stands for). The second byte's range depends on the
+ * first (Unicode table 3-7), which rules out overlong forms, surrogates
+ * and code points above U+10FFFF. */
+static int utf8_seq(const unsigned char *s, const unsigned char *end) {
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
+    int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (c < 0xC2 || c > 0xF4) return -1; /* 80..C1, F5..FF: never a lead */
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    for (int i = 1; i < n; i++, lo = 0x80, hi = 0xBF)
+        if (end - s <= i || s[i] < lo || s[i] > hi) return -i;
+    return n;
+}
+
+/* Writes the UTF-8 sequence at *sp (a byte >= 0x80) at o, or U+FFFD if
+ * it is ill-formed; advances *sp past what it stands for (room: 3, or the
+ * bytes it advances over, if more). Returns the end. */
+static char *put_utf8(char *o, const char **sp, const char *end) {
+    const unsigned char *s = (const unsigned char *)*sp;
+    int n = utf8_seq(s, (const unsigned char *)end);
+    if (n > 0) {
+        memcpy(o, s, (size_t)n);
+        *sp += n;
+        return o + n;
+    }
+    *sp += -n;
+    return memcpy(o, "\xef\xbf\xbd", 3), o + 3;
+}
+
+/* Writes the byte at *sp, one scan_ascii stops at, at o: its escape, or
+ * as put_utf8 does; advances *sp (room: 6, or the bytes it advances over,
+ * if more). Returns the end. */
+static inline char *put_special(char *o, const char **sp, const char *end) {
+    unsigned char c = (unsigned char)**sp;
+    if (c >= 0x80) return put_utf8(o, sp, end);
+    *sp += 1;
+    return put_esc(o, c);
+}
+
+/* Writes s[0..end) escaped, as valid UTF-8, at o (room for 6 times as
+ * much); returns the end. */
 __attribute__((noinline)) static char *put_escaped(char *o, const char *s,
                                                    const char *end) {
     for (;;) {
         const char *run = s;
-        s = scan_plain(s, end);
+        s = scan_ascii(s, end);
         memcpy(o, run, (size_t)(s - run));
         o += s - run;
         if (s == end) return o;
-        o = put_esc(o, (unsigned char)*s++);
+        o = put_special(o, &s, end);
     }
+}
+
+int eddy_json_utf8_valid(const char *s, size_t len) {
+    const char *end = s + len;
+    for (; end - s >= 8; s += 8)
+        if (ld8(s) & (ONES * 0x80)) break;
+    while (s < end) {
+        if ((unsigned char)*s < 0x80) {
+            s++;
+            continue;
+        }
+        int n = utf8_seq((const unsigned char *)s, (const unsigned char *)end);
+        if (n < 0) return 0;
+        s += n;
+    }
+    return 1;
 }
 
 /* Writes s[0..len) quoted and escaped at o, which has room for 6 * len + 2;
@@ -261,14 +346,14 @@ static int enc_string(enc *e, const char *s, size_t len) {
     }
     for (;;) {
         const char *run = s;
-        s = scan_plain(s, end);
+        s = scan_ascii(s, end);
         memcpy(o, run, (size_t)(s - run));
         o += s - run;
         if (s == end) break;
         b->len = (size_t)(o - b->data); /* room for 6 + the rest */
         if (eddy_buf_reserve(b, 6 + (size_t)(end - s)))
             return efail(e, "out of memory");
-        o = put_esc(b->data + b->len, (unsigned char)*s++);
+        o = put_special(b->data + b->len, &s, end);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
@@ -305,8 +390,30 @@ static int enc_array(enc *e, int t, lua_Unsigned n) {
     return put(e, "]", 1);
 }
 
+/* Replaces k's string key, which is not valid UTF-8, by the text the
+ * encoder writes for it (U+FFFD for what is ill-formed), so that two keys
+ * written alike compare equal. [-0, +0, m] */
+static int key_fix(enc *e, kent *k) {
+    lua_State *L = e->L;
+    luaL_Buffer lb;
+    const char *s = k->s, *end = s + k->len;
+    if (!lua_checkstack(L, 4)) return efail(e, "out of Lua stack");
+    char *o0 = luaL_buffinitsize(L, &lb, 3 * k->len), *o = o0;
+    while (s < end)
+        if ((unsigned char)*s < 0x80)
+            *o++ = *s++;
+        else
+            o = put_utf8(o, &s, end);
+    luaL_pushresultsize(&lb, (size_t)(o - o0)); /* stack: ... key value s */
+    k->s = lua_tolstring(L, -1, &k->len);
+    lua_replace(L, k->v - 1); /* stack: ... s value */
+    return 0;
+}
+
 /* Sets k's key text from the key staged just below its value, replacing a
- * number key by its decimal string. [-0, +0, m] */
+ * number key by its decimal string (or, with EDDY_JSON_NONFINITE_NULL, an
+ * infinite one by "inf" or "-inf") and a string key that is not valid
+ * UTF-8 by the text written for it. [-0, +0, m] */
 static int key_text(enc *e, kent *k) {
     lua_State *L = e->L;
     int ki = k->v - 1;
@@ -314,6 +421,7 @@ static int key_text(enc *e, kent *k) {
     int type = lua_type(L, ki);
     if (type == LUA_TSTRING) {
         k->s = lua_tolstring(L, ki, &k->len);
+        if (!eddy_json_utf8_valid(k->s, k->len)) return key_fix(e, k);
     } else if (type == LUA_TBOOLEAN) {
         k->s = lua_toboolean(L, ki) ? "true" : "false";
         k->len = strlen(k->s);
@@ -322,6 +430,9 @@ static int key_text(enc *e, kent *k) {
             k->len = fmt_int(num, lua_tointeger(L, ki));
         else if (isfinite(lua_tonumber(L, ki)))
             k->len = fmt_float(num, lua_tonumber(L, ki));
+        else if (e->flags & EDDY_JSON_NONFINITE_NULL)
+            k->len = (size_t)snprintf(num, sizeof num, "%s",
+                                      lua_tonumber(L, ki) < 0 ? "-inf" : "inf");
         else
             return efail(e, "cannot encode NaN/inf");
         k->s = lua_pushlstring(L, num, k->len); /* stack: ... key value s */
@@ -498,9 +609,19 @@ static inline void sort_flat(const flat **p, const flat *f, int n) {
     }
 }
 
-/* Writes *p[0..n) piece by piece, making room as it goes. [-0, +0, -] */
+/* Whether the keys of *p[0..n) are valid UTF-8: if not, two of them may be
+ * written alike, which the general path checks. */
+static int flat_keys_valid(const flat *const *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (!eddy_json_utf8_valid(p[i]->k, p[i]->klen)) return 0;
+    return 1;
+}
+
+/* Writes *p[0..n) piece by piece, making room as it goes; returns 1 (for
+ * the general path) if a key is not valid UTF-8. [-0, +0, -] */
 static int flat_write_slow(enc *e, const flat *const *p, int n) {
     char num[32];
+    if (!flat_keys_valid(p, n)) return 1;
     if (put(e, "{", 1)) return -1;
     for (int i = 0; i < n; i++) {
         const flat *m = p[i];
@@ -540,10 +661,11 @@ static inline char *put_flat_value(char *o, const flat *m) {
 #define FLAT_ROOM 36
 #define FLAT_TEXT 1024 /* string bytes in an object written in one go */
 
-/* Writes f[0..n), whose strings are text bytes long, sorted by key. Keys
- * are distinct strings: no duplicate can arise. The room for the whole
- * object, escapes included, is made once, unless the strings are long.
- * [-0, +0, -] */
+/* Writes f[0..n), whose strings are text bytes long, sorted by key; returns
+ * 0, -1, or 1 (nothing written: for the general path) if a key is not
+ * valid UTF-8. Other keys are distinct strings written as they are: no
+ * duplicate can arise. The room for the whole object, escapes included,
+ * is made once, unless the strings are long. [-0, +0, -] */
 static int flat_write(enc *e, const flat *f, int n, size_t text) {
     const flat *p[FLAT_MAX];
     sort_flat(p, f, n);
@@ -555,9 +677,17 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
     char *o = b->data + b->len;
     *o++ = '{';
     for (int i = 0; i < n; i++) {
-        o = put_str(o, p[i]->k, p[i]->klen);
+        const flat *m = p[i];
+        *o++ = '"'; /* the key, as put_str writes it */
+        if (copy_plain(o, m->k, m->klen) == 0)
+            o += m->klen;
+        else if (eddy_json_utf8_valid(m->k, m->klen))
+            o = put_escaped(o, m->k, m->k + m->klen);
+        else
+            return 1; /* b->len is unchanged: nothing is written */
+        *o++ = '"';
         *o++ = ':';
-        o = put_flat_value(o, p[i]);
+        o = put_flat_value(o, m);
         *o++ = ','; /* the last one becomes the '}' */
     }
     o[-1] = '}';
@@ -566,7 +696,8 @@ static int flat_write(enc *e, const flat *f, int n, size_t text) {
 }
 
 /* Writes t if it is flat: returns 0, or -1 on failure, or 1 if t is not
- * flat. Flat objects hold no table, so one member array serves them all.
+ * flat or a key of it is not valid UTF-8 (the general path then). Flat
+ * objects hold no table, so one member array serves them all.
  * [-0, +0, -] */
 static int enc_flat(enc *e, int t) {
     size_t text = 0;
@@ -608,6 +739,8 @@ static int enc_value(enc *e, int idx) {
         return put(e, num, fmt_int(num, lua_tointeger(L, idx)));
     if (type == LUA_TNUMBER && isfinite(lua_tonumber(L, idx)))
         return put(e, num, fmt_float(num, lua_tonumber(L, idx)));
+    if (type == LUA_TNUMBER && (e->flags & EDDY_JSON_NONFINITE_NULL))
+        return put(e, "null", 4);
     if (type == LUA_TNUMBER) return efail(e, "cannot encode NaN/inf");
     if (type == LUA_TTABLE) return enc_table(e, idx);
     if (type == LUA_TBOOLEAN && lua_toboolean(L, idx)) return put(e, "true", 4);
@@ -618,15 +751,29 @@ static int enc_value(enc *e, int idx) {
     return efail(e, "cannot encode a %s", luaL_typename(L, idx));
 }
 
-/* [-0, +0, m] */
-int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
-                     size_t errlen) {
+/* The body of both entry points (inlined: no extra call). [-0, +0, m] */
+__attribute__((always_inline)) static inline int encode(lua_State *L, int idx,
+                                                        eddy_buf *b, int flags,
+                                                        char *err,
+                                                        size_t errlen) {
     const void *path[EDDY_JSON_MAX_DEPTH]; /* left uninitialised: big */
     kent arena[ARENA];
     flat members[FLAT_MAX];
-    enc e = {L, b, err, errlen, 0, 0, path, arena, members};
+    enc e = {L, b, err, errlen, 0, 0, path, arena, members, flags};
     int top = lua_gettop(L);
     if (enc_value(&e, lua_absindex(L, idx)) == 0) return 0;
     lua_settop(L, top);
     return -1;
+}
+
+/* [-0, +0, m] */
+int eddy_json_encode(lua_State *L, int idx, eddy_buf *b, char *err,
+                     size_t errlen) {
+    return encode(L, idx, b, 0, err, errlen);
+}
+
+/* [-0, +0, m] */
+int eddy_json_encode_flags(lua_State *L, int idx, eddy_buf *b, int flags,
+                           char *err, size_t errlen) {
+    return encode(L, idx, b, flags, err, errlen);
 }

@@ -161,6 +161,60 @@ assert [r["raw"] for r in recs if r["raw"]][:2] == ["{\"n\":2", "this is not jso
 assert all(r["source"] == "events" for r in recs), recs
 ' "$J/dead/letters.ndjson"
 
+# ---- bytes that are not UTF-8: JSON output stays valid -------------------------
+# The JSON writer puts U+FFFD (EF BF BD) for ill-formed UTF-8; a dead letter of
+# undecodable input also keeps the exact bytes in raw_base64. Dead letters of
+# input that never reached an operator have "operator" and "key" null.
+
+mkjob utf8 <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "utf8" }
+job:source("events", eddy.source.file{ path = "in.ndjson", format = "json" })
+  :map(function(ev) return ev.bytes and { s = "\255\254", e = "\u{e9}" } or ev end)
+  :sink(eddy.sink.file{ path = "out.ndjson" })
+job:source("text", eddy.source.file{ path = "in.txt", format = "lines",
+                                     event_time = function(ev) return nil end })
+  :sink(eddy.sink.file{ path = "text.ndjson" })
+return job
+EOF
+{
+  printf '{"a":"\xc3\x28"}\n'     # decodes (the decoder keeps the bytes)
+  printf '{"bytes":true}\n'       # map returns "\255\254"
+  printf '\xff\xfe bad\n'          # undecodable, not UTF-8
+  printf 'not json\n'              # undecodable, UTF-8
+} >"$J/in.ndjson"
+printf '\xff\xfe bad\n' >"$J/in.txt" # a bad event time
+run_job --state-dir "$T_TMP/state-utf8"
+is "$RC" 0 "bytes that are not UTF-8: exit 0"
+pycheck "json sink: ill-formed UTF-8 is written as U+FFFD, valid UTF-8 as it is" '
+import json, sys
+lines = open(sys.argv[1], "rb").read().splitlines()
+recs = [json.loads(l.decode("utf-8")) for l in lines]
+assert recs == [{"a": "\ufffd("}, {"e": "\u00e9", "s": "\ufffd\ufffd"}], recs
+assert lines[1] == b"{\"e\":\"\xc3\xa9\",\"s\":\"\xef\xbf\xbd\xef\xbf\xbd\"}", lines
+' "$J/out.ndjson"
+pycheck "dead letters: valid JSON, raw with U+FFFD, raw_base64 with the exact bytes" '
+import base64, json, sys
+recs = [json.loads(l.decode("utf-8")) for l in open(sys.argv[1], "rb").read().splitlines()]
+ev = [r for r in recs if "event" in r]
+assert len(recs) == 3 and len(ev) == 1, recs
+bad = [r for r in recs if r.get("raw") == "\ufffd\ufffd bad"]
+good = [r for r in recs if r.get("raw") == "not json"]
+assert len(bad) == 1 and len(good) == 1, recs
+assert base64.b64decode(bad[0]["raw_base64"], validate=True) == b"\xff\xfe bad", bad
+assert "raw_base64" not in good[0], good
+assert ev[0]["event"] == "\ufffd\ufffd bad" and ev[0]["source"] == "text", ev
+assert "event_time" in ev[0]["error"], ev
+' "$T_TMP/state-utf8/dead-letters.ndjson"
+pycheck "dead letters of undecodable input and bad event times: operator and key are null" '
+import json, sys
+recs = [json.loads(l.decode("utf-8")) for l in open(sys.argv[1], "rb").read().splitlines()]
+assert len(recs) == 3, recs
+for r in recs:
+    assert "operator" in r and r["operator"] is None, r
+    assert "key" in r and r["key"] is None, r
+' "$T_TMP/state-utf8/dead-letters.ndjson"
+
 # ---- operator errors and on_error ---------------------------------------------------
 
 mkjob onerror <<'EOF'

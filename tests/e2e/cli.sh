@@ -436,4 +436,40 @@ wait "$PID"
 run_eddy checkpoints "$T_TMP/st-tail"
 is "$RC" 0 "eddy checkpoints once the job stopped exits 0"
 
+# ---- eddy state: NaN and infinities print as null --------------------------
+# State may hold them (SPEC); JSON cannot, so `eddy state` writes null (an
+# infinite key as "inf"/"-inf") instead of hiding the key behind an error.
+# A json sink still refuses them (the event goes to the dead letters).
+
+cat >"$D/ops/nan.lua" <<'EOF'
+local M = {}
+function M.process(ev, ctx)
+  ctx.state.nan, ctx.state.inf, ctx.state.ninf, ctx.state.n = 0/0, math.huge, -math.huge, 1
+  ctx.state.t = { [math.huge] = "big", x = -math.huge }
+  ctx:emit({ v = 0/0 })
+end
+return M
+EOF
+cat >"$D/nanstate.lua" <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "nanstate" }
+job:source("in", eddy.source.file{ path = "nan.txt", format = "lines" })
+  :key_by()
+  :process("ops/nan.lua", { name = "s" })
+  :sink(eddy.sink.file{ path = "nan.out" })
+return job
+EOF
+printf 'k\n' >"$D/nan.txt"
+run_eddy run "$D/nanstate.lua" --state-dir "$T_TMP/st-nan"
+is "$RC" 0 "a job keeping NaN and inf in its state runs"
+run_eddy state "$T_TMP/st-nan"
+is "$RC" 0 "eddy state on a state holding NaN/inf exits 0"
+is "$OUT" '{"key":"k","operator":"s","state":{"inf":null,"n":1,"nan":null,"ninf":null,"t":{"inf":"big","x":null}}}' \
+  "eddy state prints NaN and infinities as null, an infinite key as \"inf\""
+python3 -c 'import json, sys; [json.loads(l) for l in sys.stdin]' <<<"$OUT"
+ok $? "eddy state output parses as JSON"
+is "$(cat "$D/nan.out")" "" "a json sink still refuses NaN"
+contains "$(cat "$T_TMP/st-nan/dead-letters.ndjson" 2>/dev/null)" "cannot encode NaN/inf" \
+  "and the event goes to the dead letters"
+
 [ "$T_FAILED" -eq 0 ]

@@ -167,7 +167,7 @@ is "$(cat "$J/nums.out")" "$(printf '%s\n' '7 1 integer' '7 2 integer' '8 1 inte
   "key_by(): integers are keys, 7.0 counts as 7"
 is "$(grep -c 'key_by(): the event is a table, not a string or an integer' "$J/dead.ndjson")" 1 \
   "key_by(): a table event is a dead letter that says why"
-is "$(grep -c '"error":"key_by: the key must be a string or an integer, got a fraction","event":7.5,"operator":"count_any","position":14,"source":"nums"' "$J/dead.ndjson")" 1 \
+is "$(grep -c '"error":"key_by: the key must be a string or an integer, got a fraction","event":7.5,"key":null,"operator":"count_any","position":14,"source":"nums"' "$J/dead.ndjson")" 1 \
   "key_by(): a fraction is a dead letter that says why"
 # halves: 7/2 7.0/2 7.5/2 fail; 8/2 = 4.0 is the key 4
 is "$(cat "$J/halves.out")" "4 1 integer" "key_by function: an integral float result is an integer key"

@@ -248,8 +248,8 @@ static void test_strings(void) {
     TAP_STREQ(enc_lua("'q\"b\\\\n\\n t\\t r\\r \\b\\f \\0 \\x1b \\x7f'"),
               "\"q\\\"b\\\\n\\n t\\t r\\r \\b\\f \\u0000 \\u001b \x7f\"",
               "encoder escapes");
-    TAP_STREQ(enc_lua("'\\xff\\xfe raw'"), "\"\xff\xfe raw\"",
-              "high bytes pass through unchanged");
+    TAP_STREQ(enc_lua("'\\xff\\xfe raw'"), "\"\xef\xbf\xbd\xef\xbf\xbd raw\"",
+              "stray high bytes become U+FFFD, one each");
     dec_err("\"\\ud800\"", "lone surrogate \\ud800 at byte 1");
     dec_err("\"\\udc00\"", "lone surrogate \\udc00 at byte 1");
     dec_err("\"ab\\ud83dx\"", "lone surrogate \\ud83d at byte 3");
@@ -355,7 +355,7 @@ static void test_big_containers(void) {
 
 static void test_key_order(void) {
     TAP_STREQ(enc_lua("{b = 1, a = 2, B = 3, aa = 4, [''] = 5, ['\\xff'] = 6}"),
-              "{\"\":5,\"B\":3,\"a\":2,\"aa\":4,\"b\":1,\"\xff\":6}",
+              "{\"\":5,\"B\":3,\"a\":2,\"aa\":4,\"b\":1,\"\xef\xbf\xbd\":6}",
               "keys sorted bytewise, shorter prefix first");
     /* Same keys inserted in opposite orders, for 10, 100 and 1000 keys
      * (inline sort, qsort, userdata scratch). */
@@ -523,7 +523,66 @@ static void test_flat_tables(void) {
             "cannot encode a cycle");
 }
 
-/* s[0..n) as the encoder should quote it, into out (room for 6n + 3). */
+/* ---- UTF-8: a reference the encoder is checked against ---------------- */
+
+/* Whether a byte string is a proper prefix of the UTF-8 form of some scalar
+ * value, by its length 1..3: filled by ref_init, which encodes every one. */
+static unsigned char pre1[256], pre2[1 << 16], *pre3; /* pre3: 2^24 bits */
+
+/* The UTF-8 form of cp (no checks) into u; returns its length. */
+static int ref_encode(unsigned cp, unsigned char *u) {
+    if (cp < 0x80) return u[0] = (unsigned char)cp, 1;
+    if (cp < 0x800)
+        return u[0] = (unsigned char)(0xC0 | cp >> 6),
+               u[1] = (unsigned char)(0x80 | (cp & 63)), 2;
+    if (cp < 0x10000)
+        return u[0] = (unsigned char)(0xE0 | cp >> 12),
+               u[1] = (unsigned char)(0x80 | (cp >> 6 & 63)),
+               u[2] = (unsigned char)(0x80 | (cp & 63)), 3;
+    u[0] = (unsigned char)(0xF0 | cp >> 18);
+    u[1] = (unsigned char)(0x80 | (cp >> 12 & 63));
+    u[2] = (unsigned char)(0x80 | (cp >> 6 & 63));
+    u[3] = (unsigned char)(0x80 | (cp & 63));
+    return 4;
+}
+
+static void ref_init(void) {
+    pre3 = calloc(1 << 21, 1);
+    for (unsigned cp = 0x80; cp <= 0x10FFFF; cp++) {
+        unsigned char u[4];
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        int n = ref_encode(cp, u);
+        pre1[u[0]] = 1;
+        if (n > 2) pre2[u[0] << 8 | u[1]] = 1;
+        unsigned x = (unsigned)u[0] << 16 | u[1] << 8 | u[2];
+        if (n > 3) pre3[x >> 3] |= (unsigned char)(1 << (x & 7));
+    }
+}
+
+/* The sequence at s[0..n) (s[0] >= 0x80): its length if it is the UTF-8
+ * form of a scalar value (decoded, re-encoded, compared), else minus the
+ * length of its longest prefix that begins one (at least 1). */
+static int ref_seq(const unsigned char *s, size_t n) {
+    int want = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 0;
+    if (want && (size_t)want <= n) {
+        unsigned cp = s[0] & (0x7Fu >> want), ok = 1;
+        unsigned char u[4];
+        for (int i = 1; i < want; i++) {
+            ok &= (s[i] & 0xC0) == 0x80;
+            cp = cp << 6 | (s[i] & 63);
+        }
+        if (ok && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF) &&
+            ref_encode(cp, u) == want && memcmp(u, s, (size_t)want) == 0)
+            return want;
+    }
+    unsigned x = n >= 3 ? (unsigned)s[0] << 16 | s[1] << 8 | s[2] : 0;
+    if (n >= 3 && pre3[x >> 3] & (1 << (x & 7))) return -3;
+    if (n >= 2 && pre2[s[0] << 8 | s[1]]) return -2;
+    return -1;
+}
+
+/* s[0..n) as the encoder should quote it, into out (room for 6n + 3):
+ * escapes, and ill-formed UTF-8 as U+FFFD, one per maximal subpart. */
 static char *quote(char *out, const char *s, size_t n) {
     char *o = out;
     *o++ = '"';
@@ -550,10 +609,16 @@ static char *quote(char *out, const char *s, size_t n) {
             o += sprintf(o, "\\t");
             break;
         default:
-            if (c < 0x20)
+            if (c < 0x20) {
                 o += sprintf(o, "\\u%04x", c);
-            else
+            } else if (c >= 0x80) {
+                int r = ref_seq((const unsigned char *)s + i, n - i);
+                memcpy(o, r > 0 ? s + i : "\xef\xbf\xbd", r > 0 ? r : 3);
+                o += r > 0 ? r : 3;
+                i += (size_t)(r > 0 ? r : -r) - 1;
+            } else {
                 *o++ = (char)c;
+            }
         }
     }
     *o++ = '"';
@@ -605,7 +670,7 @@ static void test_flat_pairs(void) {
         {"", "a", "{\"\":1,\"a\":2}"},
         {"ab", "b", "{\"ab\":1,\"b\":2}"},
         {"x\\1", "x\\2", "{\"x\\u0001\":1,\"x\\u0002\":2}"},
-        {"k\\127", "k\\255", "{\"k\x7f\":1,\"k\xff\":2}"},
+        {"k\\127", "k\\255", "{\"k\x7f\":1,\"k\xef\xbf\xbd\":2}"},
         {"count", "word", "{\"count\":1,\"word\":2}"}};
     int bad = 0;
     for (int i = 0; i < 7; i++) {
@@ -778,6 +843,158 @@ static void test_flat_depth(void) {
     enc_err(code, "cannot encode a cycle");
 }
 
+/* ---- UTF-8 in the output ---------------------------------------------- */
+
+/* Encodes the string s[0..n) alone; returns its text or NULL (no test
+ * line: sweeps call it by the hundred thousand). */
+static const char *enc_bytes(const char *s, size_t n) {
+    lua_pushlstring(L, s, n);
+    eddy_buf_reset(&B);
+    int rc = eddy_json_encode(L, -1, &B, err, sizeof err);
+    lua_pop(L, 1);
+    if (rc != 0 || eddy_buf_addc(&B, '\0') != 0) return NULL;
+    B.len--;
+    return B.data;
+}
+
+/* Ill-formed UTF-8 is written as U+FFFD, one per maximal subpart. */
+static void test_utf8_cases(void) {
+    static const char *cases[][3] = {
+        {"\xff\xfe bad", "\"\xef\xbf\xbd\xef\xbf\xbd bad\"", "stray bytes"},
+        {"\xc3\x28", "\"\xef\xbf\xbd(\"", "a lead byte without its tail"},
+        {"\xe2\x82", "\"\xef\xbf\xbd\"", "a truncated 3-byte sequence: one"},
+        {"\xf0\x9f\x98x", "\"\xef\xbf\xbdx\"", "a truncated 4-byte one"},
+        {"\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"", "overlong C0 AF: two"},
+        {"\xe0\x80\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+         "overlong E0 80 AF: three"},
+        {"\xf0\x8f\xbf\xbf",
+         "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+         "overlong F0 8F: four"},
+        {"\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+         "a surrogate (ED A0 80)"},
+        {"\xf4\x90\x80\x80",
+         "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+         "above U+10FFFF (F4 90)"},
+        {"\xf5\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\"", "F5 never starts one"},
+        {"\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf\xc2\x80",
+         "\"\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf\xc2\x80\"",
+         "U+D7FF, U+E000, U+10FFFF, U+0080 pass"},
+        {"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"\n",
+         "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\\\"\\n\"",
+         "valid UTF-8 with escapes passes"},
+        {"a\xe2\x82\xac\xe2\x82\"", "\"a\xe2\x82\xac\xef\xbf\xbd\\\"\"",
+         "a truncated sequence before a quote"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        TAP_STREQ(enc_bytes(cases[i][0], strlen(cases[i][0])), cases[i][1],
+                  "UTF-8: %s", cases[i][2]);
+    TAP_OK(eddy_json_utf8_valid("abc\xc3\xa9\xf4\x8f\xbf\xbf", 9) &&
+               eddy_json_utf8_valid("", 0) &&
+               !eddy_json_utf8_valid("abcdefgh\xed\xa0\x80", 11) &&
+               !eddy_json_utf8_valid("abcdefghijklmnop\xc3", 17),
+           "eddy_json_utf8_valid");
+    /* The decoder keeps such bytes; what it gives encodes as valid. */
+    const char in[] = "{\"a\":\"\xc3\x28\",\"\xff\":1}";
+    if (dec(in) == 0)
+        TAP_STREQ(enc(), "{\"a\":\"\xef\xbf\xbd(\",\"\xef\xbf\xbd\":1}",
+                  "decoded invalid UTF-8 encodes as U+FFFD");
+}
+
+/* Every string of 1 or 2 bytes, and of 3 and 4 bytes drawn from bytes at
+ * the edges of the UTF-8 ranges, against the reference. */
+static void test_utf8_sweep(void) {
+    static const unsigned char edge[] = {
+        'a',  '"',  0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+        0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
+        0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+    const size_t ne = sizeof edge;
+    int bad = 0, invalid = 0, checked = 0;
+    char s[4], want[32];
+    for (unsigned x = 0; x < 65536 + ne * ne * ne * (1 + ne); x++) {
+        size_t n;
+        if (x < 256) {
+            s[0] = (char)x, n = 1;
+        } else if (x < 65536) {
+            s[0] = (char)(x >> 8), s[1] = (char)x, n = 2;
+        } else {
+            unsigned y = x - 65536;
+            n = y < ne * ne * ne ? 3 : 4;
+            if (n == 4) y -= (unsigned)(ne * ne * ne);
+            for (size_t i = 0; i < n; i++, y /= (unsigned)ne)
+                s[i] = (char)edge[y % ne];
+        }
+        quote(want, s, n);
+        const char *got = enc_bytes(s, n);
+        checked++;
+        if (got == NULL || strcmp(got, want) != 0 ||
+            !eddy_json_utf8_valid(got, strlen(got))) {
+            if (bad < 5)
+                printf("# %s: got %s want %s\n", show(s), show(got ? got : ""),
+                       show(want));
+            bad++;
+        }
+        int valid = 1;
+        for (size_t i = 0; i < n; i++) {
+            int r = (unsigned char)s[i] < 0x80
+                        ? 1
+                        : ref_seq((const unsigned char *)s + i, n - i);
+            valid &= r > 0;
+            i += (size_t)(r > 0 ? r : -r) - 1;
+        }
+        invalid += !valid;
+        bad += eddy_json_utf8_valid(s, n) != valid;
+    }
+    TAP_OK(bad == 0,
+           "%d strings (%d not valid UTF-8) encode as the reference says, "
+           "as valid UTF-8 (%d bad)",
+           checked, invalid, bad);
+}
+
+/* Keys that are not valid UTF-8: written with U+FFFD, sorted by what is
+ * written, and refused when two are written alike. */
+static void test_utf8_keys(void) {
+    TAP_STREQ(enc_lua("{['\\xff'] = 1, b = 'x'}"),
+              "{\"b\":\"x\",\"\xef\xbf\xbd\":1}", "a flat object's bad key");
+    enc_err("{['\\xff'] = 1, ['\\xfe'] = 2}",
+            "two keys encode as \"\xef\xbf\xbd\"");
+    enc_err("{['\\xff'] = 1, ['\\xef\\xbf\\xbd'] = 2}",
+            "two keys encode as \"\xef\xbf\xbd\"");
+    enc_err("{['a\\xc3'] = {}, ['a\\xff'] = {}}",
+            "two keys encode as \"a\xef\xbf\xbd\"");
+    TAP_STREQ(enc_lua("{['\\xc3\\xa9'] = 1, ['\\xc3'] = 2, [1] = 3}"),
+              "{\"1\":3,\"\xc3\xa9\":1,\"\xef\xbf\xbd\":2}",
+              "the general path writes and sorts the replaced key");
+    const char *got = enc_lua("{['\\x80'] = string.rep('v', 1100)}");
+    TAP_OK(got && strncmp(got, "{\"\xef\xbf\xbd\":\"vvv", 10) == 0 &&
+               strlen(got) == 1100 + 10,
+           "a long flat object's bad key");
+    enc_err("{['\\x80'] = string.rep('v', 1100), ['\\x81'] = 1}",
+            "two keys encode as \"\xef\xbf\xbd\"");
+}
+
+/* EDDY_JSON_NONFINITE_NULL writes NaN and infinities as null. */
+static void test_nonfinite_null(void) {
+    static const char *cases[][2] = {
+        {"0/0", "null"},
+        {"{math.huge, -math.huge, 1.5}", "[null,null,1.5]"},
+        {"{x = 0/0, y = 1}", "{\"x\":null,\"y\":1}"},
+        {"{[math.huge] = 1, [-math.huge] = 2}", "{\"-inf\":2,\"inf\":1}"},
+        {"{s = {n = -math.huge}}", "{\"s\":{\"n\":null}}"}};
+    for (int i = 0; i < 5; i++) {
+        char code[128];
+        snprintf(code, sizeof code, "return %s", cases[i][0]);
+        (void)luaL_dostring(L, code);
+        eddy_buf_reset(&B);
+        int rc = eddy_json_encode_flags(L, -1, &B, EDDY_JSON_NONFINITE_NULL,
+                                        err, sizeof err);
+        eddy_buf_addc(&B, '\0');
+        TAP_STREQ(rc == 0 ? B.data : err, cases[i][1], "NONFINITE_NULL: %s",
+                  cases[i][0]);
+        lua_settop(L, 0);
+    }
+    enc_err("{x = 0/0, y = 1}", "cannot encode NaN/inf");
+}
+
 /* ---- randomized round trip ------------------------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -910,6 +1127,7 @@ static void test_random(void) {
 int main(void) {
     L = luaL_newstate();
     luaL_openlibs(L);
+    ref_init();
     eddy_buf_init(&B);
     test_integers();
     test_integer_lengths();
@@ -931,6 +1149,10 @@ int main(void) {
     test_flat_long();
     test_flat_buffer();
     test_flat_depth();
+    test_utf8_cases();
+    test_utf8_sweep();
+    test_utf8_keys();
+    test_nonfinite_null();
     test_random();
     TAP_OK(lua_gettop(L) == 0, "stack empty at the end");
     eddy_buf_free(&B);
