@@ -111,6 +111,7 @@ static void *writer_main(void *arg) {
         c->have_work = 0;
         c->work_done = 1;
         pthread_cond_broadcast(&c->cv);
+        eddy_job_want_loop(); /* a long run of lines makes way */
         ev_async_send(c->loop, &c->done);
     }
     pthread_mutex_unlock(&c->mu);

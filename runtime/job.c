@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,17 @@ void eddy_job_fail(eddy_job *job, const char *fmt, ...) {
     vsnprintf(job->failure, sizeof job->failure, fmt, ap);
     va_end(ap);
     if (job->loop) ev_break(job->loop, EVBREAK_ALL);
+}
+
+void eddy_job_hold_turn(eddy_job *job, const void *holder, int on) {
+    if (on)
+        job->turn_holder = holder;
+    else if (job->turn_holder == holder)
+        job->turn_holder = NULL;
+}
+
+int eddy_job_turn_held(const eddy_job *job, const void *who) {
+    return job->turn_holder != NULL && job->turn_holder != who;
 }
 
 void eddy_job_no_restart(eddy_job *job) {
@@ -168,14 +180,19 @@ static int lock_state_dir(eddy_job *job, char *err, size_t errlen) {
     return 0;
 }
 
-/* Set by a signal, cleared when the loop runs its watcher: a source that
- * is delivering a long run of lines stops between two events to let it
- * (eddy_job_signal_waiting). Signals are the process's, so one flag. */
-static volatile sig_atomic_t signal_seen;
+/* Set by a signal or by a thread with news for the loop (a checkpoint
+ * written), cleared as the loop turns (on_prepare): a source delivering a
+ * run of lines stops between two events to let the loop answer
+ * (eddy_job_loop_wanted). Signals are the process's, so one flag. */
+static atomic_int loop_wanted;
+
+void eddy_job_want_loop(void) {
+    atomic_store(&loop_wanted, 1);
+}
 
 static void on_raw_signal(int signum) {
-    signal_seen = 1;
-    ev_feed_signal(signum); /* what libev's own handler does */
+    atomic_store(&loop_wanted, 1); /* lock-free: safe in a handler */
+    ev_feed_signal(signum);        /* what libev's own handler does */
 }
 
 /* Puts on_raw_signal in front of libev's handler for signum (libev uses
@@ -190,13 +207,12 @@ static void front_signal(int signum) {
     sigaction(signum, &sa, NULL);
 }
 
-int eddy_job_signal_waiting(void) {
-    return signal_seen;
+int eddy_job_loop_wanted(void) {
+    return atomic_load(&loop_wanted);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
-    signal_seen = 0;
     eddy_info("signal %d: stopping after the event in hand", w->signum);
     if (job->graph) eddy_graph_stop_sources(job->graph);
     eddy_job_stop(job);
@@ -206,6 +222,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
     eddy_job *job = w->data;
     char err[512];
+    atomic_store(&loop_wanted, 0); /* what is waiting now, the poll sees */
     if (job->graph == NULL) return;
     if (eddy_graph_flush(job->graph, err, sizeof err) != 0)
         eddy_job_fail(job, "%s", err);
@@ -291,13 +308,11 @@ static int recover(eddy_job *job, char *err, size_t errlen) {
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
-    signal_seen = 0;
     if (job->graph) eddy_graph_reload(job->graph, job->vm, 0);
 }
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
     eddy_job *job = w->data;
-    signal_seen = 0;
     if (job->ckpt) eddy_ckpt_trigger(job->ckpt, "signal");
 }
 
@@ -328,6 +343,7 @@ static void teardown(eddy_job *job) {
     job->dlq_failed = job->dlq_restore = 0;
     eddy_vm_free(job->vm);
     job->vm = NULL;
+    job->turn_holder = NULL; /* a source of the graph just freed */
 }
 
 /* Builds everything again from the job file and the last checkpoint. */

@@ -86,9 +86,19 @@ int eddy_job_failed(const eddy_job *job);
 /* The failure at hand cannot be mended by a restart (stdout's reader went
  * away): the job ends with it, whatever the restart strategy says. */
 void eddy_job_no_restart(eddy_job *job);
-/* 1 while a signal (SIGINT, SIGTERM, SIGUSR1, SIGHUP) waits for the loop
- * to answer it: a source delivering a run of lines returns to the loop. */
-int eddy_job_signal_waiting(void);
+/* A signal (SIGINT, SIGTERM, SIGUSR1, SIGHUP) or a thread's news (a
+ * checkpoint written) waits for the loop: a source delivering a run of
+ * lines returns to it between two events. eddy_job_want_loop may be
+ * called from any thread; the flag clears as the loop turns. */
+void eddy_job_want_loop(void);
+int eddy_job_loop_wanted(void);
+/* A source (holder) stopped its turn early to let the loop answer (on),
+ * or finished that turn (off): meanwhile the other sources wait, so that
+ * sources take their turns in the same order as if nothing had come (a
+ * union replays the same way). */
+void eddy_job_hold_turn(eddy_job *job, const void *holder, int on);
+/* 1 if another source than who holds the turn. */
+int eddy_job_turn_held(const eddy_job *job, const void *who);
 /* Asks the job to stop cleanly after the event in hand. */
 void eddy_job_stop(eddy_job *job);
 int eddy_job_stopping(const eddy_job *job);

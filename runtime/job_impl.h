@@ -59,8 +59,9 @@ struct eddy_job {
     int64_t slot_time[BUDGET_SLOTS];
     unsigned long long slot_events[BUDGET_SLOTS], slot_errors[BUDGET_SLOTS];
     int failed, stopping;
-    int no_restart; /* eddy_job_no_restart: the failure ends the job */
-    int busy;       /* the last eddy_job_turn left active watchers */
+    int no_restart;          /* eddy_job_no_restart: the failure ends the job */
+    const void *turn_holder; /* eddy_job_hold_turn */
+    int busy;                /* the last eddy_job_turn left active watchers */
     char failure[8192];
     const char *origin_src;
     uint64_t origin_pos;

@@ -423,28 +423,12 @@ int eddy_source_restore(eddy_source *s, lua_State *L, int idx, char *err,
     return s->ops->restore(s->impl, L, idx, err, errlen);
 }
 
-#define SLICE_MS 50    /* a drain_some turn yields to the loop after this */
-#define SLICE_CHECK 64 /* lines between two looks at the clock */
-
 typedef struct drain_args {
     eddy_source *s;
     eddy_lines *lines;
-    int some;  /* stop early for a signal, or after SLICE_MS */
+    int some;  /* stop early when the loop is wanted (a signal...) */
     int early; /* it did: lines are left */
-    unsigned n, tick0;
-    int64_t t0;
 } drain_args;
-
-/* Should a drain_some turn give the loop back now? The watchdog's ticks
- * cost nothing to read per line; without them (no limits.event_ms) the
- * clock is read every SLICE_CHECK lines. */
-static int yield_now(drain_args *a) {
-    if (!a->some) return 0;
-    if (eddy_job_signal_waiting()) return 1;
-    if (eddy_vm_ticks(eddy_job_vm(a->s->job)) - a->tick0 >= 2) return 1;
-    return ++a->n % SLICE_CHECK == 0 &&
-           eddy_clock_mono_ms() - a->t0 >= SLICE_MS;
-}
 
 /* Delivers the complete lines buffered (see eddy_source_drain_some).
  * [-0, +0, e] */
@@ -454,7 +438,8 @@ static int drain_lines(lua_State *L, void *ud) {
     size_t len;
     uint64_t pos;
     int r;
-    while (!eddy_source_halted(a->s) && !(a->early = yield_now(a)) &&
+    while (!eddy_source_halted(a->s) &&
+           !(a->early = a->some && eddy_job_loop_wanted()) &&
            (r = eddy_lines_next(a->lines, &line, &len, &pos)) !=
                EDDY_LINES_MORE) {
         if (r == EDDY_LINES_LINE)
@@ -467,16 +452,11 @@ static int drain_lines(lua_State *L, void *ud) {
 }
 
 static int drain(eddy_source *s, eddy_lines *lines, int some) {
+    drain_args a = {s, lines, some, 0};
     eddy_vm *vm = eddy_job_vm(s->job);
-    drain_args a = {s,
-                    lines,
-                    some,
-                    0,
-                    0,
-                    eddy_vm_ticks(vm),
-                    some ? eddy_clock_mono_ms() : 0};
     if (eddy_vm_protect(vm, drain_lines, &a) != 0)
         eddy_job_fail(s->job, "source %s: %s", s->name, eddy_vm_error(vm));
+    if (some) eddy_job_hold_turn(s->job, s, a.early);
     return a.early;
 }
 

@@ -77,11 +77,12 @@ void eddy_source_line(eddy_source *s, const char *line, size_t len,
  * job instead of escaping. Stops early when the job halts. */
 struct eddy_lines;
 void eddy_source_drain(eddy_source *s, struct eddy_lines *lines);
-/* The same, but returns 1 early, between two lines, when a signal waits
- * for the loop (SIGTERM, SIGUSR1...) or after 50 ms: a slow operator on a
- * long chunk must not keep signals, timers and checkpoints waiting. The
- * rest stay buffered, and the caller must come back (its idle watcher
- * still running) and drain them. Else 0. */
+/* The same, but returns 1 early, between two lines, when the loop is
+ * wanted (a signal, a checkpoint written: a slow operator on a long chunk
+ * must not keep them waiting). The rest stay buffered: the caller must
+ * come back (its idle watcher still running) and drain them before it
+ * reads more, and until it has, the other sources hold their turns
+ * (eddy_job_turn_held). Else 0. */
 int eddy_source_drain_some(eddy_source *s, struct eddy_lines *lines);
 /* Reports a line over max_line_bytes that was dropped: len bytes at pos,
  * of which prefix holds the first plen. */

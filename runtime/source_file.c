@@ -41,8 +41,13 @@ typedef struct file_src {
     struct ev_loop *loop;
     char *path; /* NULL for stdin */
     int fd, follow, regular;
-    int missing;                  /* follow: the path is gone (logged) */
-    uint64_t resume;              /* offset to start from (recovery) */
+    int missing;            /* follow: the path is gone (logged) */
+    uint64_t resume;        /* offset to start from (recovery) */
+    uint64_t rd, turn_end;  /* a file: bytes read, and where this turn's
+                               read stops (see turn_end) */
+    int unfinished;         /* a signal stopped the turn: lines are left */
+    uint64_t want_turn_end; /* recovery: the checkpoint's turn_end */
+    int hold_turn;          /* recovery: its turn was unfinished */
     long long want_dev, want_ino; /* identity recorded with it, or -1 */
     eddy_lines *lines;
     ev_idle idle;
@@ -72,24 +77,51 @@ static void at_end(file_src *f) {
     eddy_source_finished(f->src);
 }
 
-/* Reads one chunk; returns bytes read, 0 at the end, -1 on error/EAGAIN. */
+/* Where a turn that starts reading at offset `at` stops: the end of the
+ * CHUNK-aligned block after the one holding byte at - 1. Turns end at the
+ * same file offsets whatever offset reading resumed from, and a turn
+ * after a resume delivers the lines that turn delivered the first time:
+ * the lines from at up to the block's end, whose first one the previous
+ * turn saw only in part. A union of files therefore interleaves the same
+ * way after a recovery as in a run that never stopped. */
+static uint64_t turn_end(uint64_t at) {
+    return at == 0 ? CHUNK : ((at - 1) / CHUNK + 2) * CHUNK;
+}
+
+/* Sets where a file is read from next (a start, a resume, a rotation). */
+static void read_from(file_src *f, uint64_t at) {
+    f->rd = at;
+    f->turn_end = turn_end(at);
+}
+
+/* Reads one turn's bytes: up to CHUNK, and for a file up to f->turn_end
+ * (then the next turn ends CHUNK further). Returns bytes read, 0 at the
+ * end, -1 on error/EAGAIN. */
 static ssize_t read_chunk(file_src *f) {
-    size_t room;
-    char *p = eddy_lines_space(f->lines, &room);
-    if (p == NULL) {
-        eddy_job_fail(eddy_source_job(f->src), "source %s: out of memory",
-                      eddy_source_name(f->src));
-        return -1;
+    size_t room, want = CHUNK, got = 0;
+    if (f->regular) want = (size_t)(f->turn_end - f->rd);
+    ssize_t n = 0;
+    while (got < want) {
+        char *p = eddy_lines_space(f->lines, &room);
+        if (p == NULL) {
+            eddy_job_fail(eddy_source_job(f->src), "source %s: out of memory",
+                          eddy_source_name(f->src));
+            return -1;
+        }
+        if (room > want - got) room = want - got;
+        do n = read(f->fd, p, room);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) break;
+        eddy_lines_commit(f->lines, (size_t)n);
+        got += (size_t)n;
+        if (!f->regular) break; /* a pipe: what it had */
     }
-    if (room > CHUNK) room = CHUNK;
-    ssize_t n;
-    do n = read(f->fd, p, room);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) eddy_lines_commit(f->lines, (size_t)n);
+    f->rd += got;
+    if (f->regular && f->rd >= f->turn_end) f->turn_end += CHUNK;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         eddy_job_fail(eddy_source_job(f->src), "source %s: read failed: %s",
                       eddy_source_name(f->src), strerror(errno));
-    return n;
+    return got > 0 ? (ssize_t)got : n;
 }
 
 static void on_readable(file_src *f) {
@@ -97,14 +129,19 @@ static void on_readable(file_src *f) {
         stop_watchers(f);
         return;
     }
-    /* a file (the idle watcher) is delivered a slice at a time, so that
-     * signals and timers get their turn: what a slice left goes first,
-     * and no more is read while it lasts (the buffer stays one chunk) */
+    /* a file (the idle watcher) stops a turn between two lines when a
+     * signal arrives; the loop answers it, and the turn's other lines go
+     * next, before any other source's turn (eddy_source_drain_some), so
+     * a union interleaves as if no signal had come */
     int sliced = ev_is_active(&f->idle);
-    if (sliced && eddy_source_drain_some(f->src, f->lines)) return;
+    if (sliced && eddy_job_turn_held(eddy_source_job(f->src), f->src)) return;
+    if (sliced && f->unfinished) {
+        f->unfinished = eddy_source_drain_some(f->src, f->lines);
+        return;
+    }
     ssize_t n = read_chunk(f);
     if (n > 0 && sliced)
-        eddy_source_drain_some(f->src, f->lines);
+        f->unfinished = eddy_source_drain_some(f->src, f->lines);
     else if (n > 0)
         deliver(f);
     else if (n == 0)
@@ -128,6 +165,7 @@ static int check_truncated(file_src *f) {
     off_t pos = lseek(f->fd, 0, SEEK_CUR);
     if (pos <= 0 || fstat(f->fd, &st) != 0 || st.st_size >= pos) return 0;
     if (lseek(f->fd, 0, SEEK_SET) < 0) return 0;
+    read_from(f, 0);
     size_t partial = eddy_lines_pending(f->lines);
     eddy_warn("source %s: %s was truncated (%lld bytes, %lld were read): "
               "reading it again from the start%s",
@@ -185,6 +223,7 @@ static int check_rotated(file_src *f) {
     close(f->fd);
     f->fd = fd;
     eddy_lines_reset(f->lines, 0);
+    read_from(f, 0);
     eddy_info("source %s: %s was rotated: reading the new file from the "
               "start",
               eddy_source_name(f->src), f->path);
@@ -228,6 +267,13 @@ static void fs_seek(file_src *f, const struct stat *st) {
     }
     if (lseek(f->fd, (off_t)f->resume, SEEK_SET) < 0) return;
     eddy_lines_reset(f->lines, f->resume);
+    read_from(f, f->resume);
+    /* the turn the checkpoint was taken in, when it tells (a checkpoint
+     * in the middle of a turn ends it where it would have ended) */
+    if (f->want_turn_end > f->resume &&
+        f->want_turn_end - f->resume <= 2 * (uint64_t)CHUNK)
+        f->turn_end = f->want_turn_end;
+    if (f->hold_turn) eddy_job_hold_turn(eddy_source_job(f->src), f->src, 1);
     eddy_info("source %s: resuming %s at byte %llu", name, f->path,
               (unsigned long long)f->resume);
 }
@@ -245,6 +291,7 @@ static int fs_start(void *impl, char *err, size_t errlen) {
     }
     struct stat st;
     f->regular = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+    read_from(f, 0);
     if (f->path && f->resume > 0) fs_seek(f, &st);
     ev_idle_init(&f->idle, idle_cb);
     ev_io_init(&f->io, io_cb, f->fd, EV_READ);
@@ -276,9 +323,15 @@ static void fs_free(void *impl) {
 static void fs_snapshot(void *impl, lua_State *L) {
     file_src *f = impl;
     struct stat st;
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)eddy_lines_offset(f->lines));
     lua_setfield(L, -2, "offset");
+    if (f->regular) { /* where the turn in hand ends (see turn_end) */
+        lua_pushinteger(L, (lua_Integer)(f->unfinished ? f->rd : f->turn_end));
+        lua_setfield(L, -2, "turn_end");
+        lua_pushboolean(L, f->unfinished);
+        lua_setfield(L, -2, "unfinished");
+    }
     if (f->path && f->fd >= 0 && fstat(f->fd, &st) == 0) {
         lua_pushinteger(L, (lua_Integer)st.st_dev);
         lua_setfield(L, -2, "dev");
@@ -299,7 +352,12 @@ static int fs_restore(void *impl, lua_State *L, int idx, char *err,
     f->resume = (uint64_t)lua_tointeger(L, -3);
     f->want_dev = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : -1;
     f->want_ino = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
-    lua_pop(L, 3);
+    lua_getfield(L, idx, "turn_end");
+    lua_getfield(L, idx, "unfinished");
+    /* stack: offset dev inode turn_end unfinished */
+    f->want_turn_end = (uint64_t)lua_tointeger(L, -2);
+    f->hold_turn = lua_toboolean(L, -1);
+    lua_pop(L, 5);
     return 0;
 }
 
