@@ -206,9 +206,15 @@ static void dlq_record(eddy_job *job, lua_State *L, const char *error,
     else
         lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "key");
+    if (job->origin_src) /* else a timer: no source, no position */
+        lua_pushstring(L, job->origin_src);
+    else
+        lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "source");
     if (job->origin_src)
-        lua_pushstring(L, job->origin_src), lua_setfield(L, -2, "source");
-    lua_pushinteger(L, (lua_Integer)job->origin_pos);
+        lua_pushinteger(L, (lua_Integer)job->origin_pos);
+    else
+        lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "position");
     if (ev_idx) {
         lua_pushvalue(L, ev_idx), lua_setfield(L, -2, "event");
@@ -232,8 +238,12 @@ void eddy_job_dead_letter(eddy_job *job, const char *error, const char *op,
     char err[256];
     dlq_record(job, L, error, op, key_idx, ev_idx, raw, rawlen);
     if (eddy_sink_write(s, L, -1, err, sizeof err) != 0) {
-        /* the event itself cannot be written: keep its printable form */
-        luaL_tolstring(L, ev_idx ? ev_idx : key_idx, NULL);
+        /* the event itself cannot be written: keep its printable form
+         * (raw text is a string already: nothing to replace) */
+        if (ev_idx || key_idx)
+            luaL_tolstring(L, ev_idx ? ev_idx : key_idx, NULL);
+        else
+            lua_pushnil(L);
         lua_setfield(L, -2, "event");
         lua_pushstring(L, err);
         lua_setfield(L, -2, "event_error");

@@ -199,3 +199,32 @@ ok $? "two keys' timers each failing once: the job ends well"
 is "$(cat tjob.out)" '{"fired":101,"k":"a"}
 {"fired":201,"k":"b"}' "each timer is retried after its own first failure"
 if grep -q "poison pill" errt; then ok 1 "no timer is taken for another's poison pill"; else ok 0 "no timer is taken for another's poison pill"; fi
+
+# --- a timer's dead letter: no source, no position (null, as the SPEC lists them) ---
+cat > tfail.lua <<'LUA'
+local M = {}
+function M.process(ev, ctx) ctx:event_timer(ev.ts + 1) end
+function M.on_timer(ts, ctx) error("timer broke") end
+return M
+LUA
+cat > tdl.lua <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{ name = "tdl" }
+job:source("in", eddy.source.file{ path = "timers.ndjson", event_time = "ts" })
+  :key_by("k"):process("tfail.lua", { on_error = "dead_letter" })
+  :sink(eddy.sink.file{ path = "tdl.out" })
+job:dead_letter(eddy.sink.file{ path = "tdl.dead" })
+return job
+LUA
+"$EDDY" run tdl.lua --state-dir st-tdl 2>/dev/null
+ok $? "timers failing under dead_letter: exit 0"
+python3 - tdl.dead <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 2, recs
+for r in recs:
+    assert r["source"] is None and r["position"] is None, r
+    assert r["operator"] == "tfail" and r["key"] in ("a", "b"), r
+    assert r["event"]["kind"] == "event" and "timer broke" in r["error"], r
+PY
+ok $? "a timer's dead letter has source and position null, and its key"
