@@ -42,6 +42,19 @@ describe("the job DSL", function()
     assert.truthy(n["operator:mine"])
   end)
 
+  it("never gives a sink a default name written explicitly later in the job", function()
+    local names = {}
+    for _, n in ipairs(plan_of(function(job)
+      local s = job:source("s", eddy.source.stdin{})
+      s:sink(eddy.sink.file{ path = "a/out.ndjson" })
+      s:sink(eddy.sink.file{ path = "b/out.ndjson" })
+      s:sink(eddy.sink.file{ path = "c.ndjson", name = "out_2" })
+    end).nodes) do
+      if n.type == "sink" then names[#names + 1] = n.name end
+    end
+    assert.same({ "out", "out_3", "out_2" }, names)
+  end)
+
   it("never gives an operator a default name written explicitly later in the job", function()
     local function names(build)
       local t = {}
@@ -155,6 +168,14 @@ describe("the job DSL", function()
       s:map("ops/ok.lua", { name = "twice" })
       assert.matches("dsl_spec%.lua:%d+: map: there is already an operator named 'twice'",
         err_of(function() s:map("ops/other.lua", { name = "twice" }) end))
+      s:sink(eddy.sink.file{ path = "a.ndjson", name = "out" })
+      assert.matches("dsl_spec%.lua:%d+: sink: there is already a sink named 'out'",
+        err_of(function() s:sink(eddy.sink.file{ path = "b.ndjson", name = "out" }) end))
+    end)
+
+    it("job names that would put the state dir elsewhere", function()
+      assert.matches("name cannot be '%.%.'", err_of(function() eddy.job{ name = ".." } end))
+      assert.matches("name cannot be '%.'", err_of(function() eddy.job{ name = "." } end))
     end)
 
     it("side outputs of non-operators and unions across jobs", function()

@@ -265,10 +265,20 @@ function Stream:sink(spec)
     fail("sink expects eddy.sink.file{...} or eddy.sink.stdout{...}")
   end
   local job = self._job
-  local name = spec.name or (spec.path and basename(spec.path)) or spec.kind
-  local node = add_node(job, {
+  local name = spec.name
+  check_type("sink: name", name, "string", true)
+  if name then -- names key the committed lengths in checkpoints
+    if job._names.sink[name] then
+      fail("sink: there is already a sink named '" .. name .. "'")
+    end
+    job._names.sink[name] = true
+  end
+  add_node(job, {
     type = "sink", kind = spec.kind, path = spec.path, format = spec.format,
-    name = unique(job._names.sink, name), inputs = self._ports,
+    name = name, inputs = self._ports,
+    -- as an operator's: job:plan() names it once every explicit name is known
+    default_name = not name and (spec.path and basename(spec.path) or spec.kind)
+      or nil,
   })
   return self
 end
@@ -291,6 +301,9 @@ function eddy.job(opts)
   check_type("eddy.job: name", name, "string", true)
   if name and not name:match("^[%w_.%-]+$") then
     fail("eddy.job: name may hold letters, digits, '_', '.' and '-' only")
+  end
+  if name == "." or name == ".." then -- the state dir would be eddy-state/..
+    fail("eddy.job: name cannot be '" .. name .. "'")
   end
   local o = { name = name, restart = opts.restart }
   if opts.limits ~= nil then
@@ -352,15 +365,20 @@ end
 
 -- The plain description the C core builds the dataflow from. Operators
 -- without opts.name get their names here, in creation order, from the
--- script's base name (or the kind for a function) made unique: a default
+-- script's base name (or the kind for a function) made unique, and sinks
+-- without a name from their file's base name (or the kind): a default
 -- never takes a name written anywhere in the job, and a job without
 -- explicit names gets the names it always got (checkpoints keep state
 -- under them).
 function Job:plan()
-  local used = {}
-  for n in pairs(self._names.operator) do used[n] = true end
+  local used = { operator = {}, sink = {} }
+  for kind, names in pairs(used) do
+    for n in pairs(self._names[kind]) do names[n] = true end
+  end
   for _, node in ipairs(self._nodes) do
-    if node.default_name then node.name = unique(used, node.default_name) end
+    if node.default_name then
+      node.name = unique(used[node.type], node.default_name)
+    end
   end
   local o = self._opts
   return {
