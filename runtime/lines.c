@@ -4,9 +4,11 @@
  * pointers into it (no copy), and the unconsumed tail moves to the front
  * only when more room is needed. Invariant: data[head..len) are bytes not
  * yet handed out and base is the stream offset of data[0]. A line longer
- * than max_line is dropped (reported once, with a copy of its first
- * EDDY_LINES_PREFIX bytes) up to its newline, so memory stays bounded by
- * max_line + chunk whatever the input. */
+ * than max_line (a CR before its newline not counted) is dropped (reported
+ * once, with a copy of its first EDDY_LINES_PREFIX bytes) up to its
+ * newline, so memory stays bounded by max_line + 1 + chunk whatever the
+ * input. A UTF-8 byte order mark at stream offset 0 is left out of the
+ * first line. */
 #include "lines.h"
 
 #include <stdlib.h>
@@ -85,10 +87,14 @@ void eddy_lines_reset(eddy_lines *ls, uint64_t offset) {
 /* Hands out data[head..end) as a line and moves past it (skip bytes). */
 static int take(eddy_lines *ls, size_t end, size_t skip, const char **line,
                 size_t *len, uint64_t *pos) {
-    size_t n = end - ls->head;
+    size_t n = end - ls->head, bom = 0;
     if (n > 0 && ls->data[end - 1] == '\r') n--;
-    *line = ls->data + ls->head;
-    *len = n;
+    /* a UTF-8 byte order mark opening the input is no part of its text */
+    if (ls->base + ls->head == 0 && n >= 3 &&
+        memcmp(ls->data + ls->head, "\xEF\xBB\xBF", 3) == 0)
+        bom = 3;
+    *line = ls->data + ls->head + bom;
+    *len = n - bom;
     *pos = ls->base + ls->head;
     ls->head = end + skip;
     ls->scan = ls->head;
@@ -128,8 +134,9 @@ int eddy_lines_next(eddy_lines *ls, const char **line, size_t *len,
                    : NULL;
     if (nl != NULL) {
         size_t end = (size_t)(nl - ls->data);
+        size_t cr = end > ls->head && ls->data[end - 1] == '\r';
         if (ls->dropping) return drop_done(ls, end, line, len, pos);
-        if (end - ls->head > ls->max_line) {
+        if (end - ls->head - cr > ls->max_line) { /* a CR is not counted */
             drop_start(ls, end);
             return drop_done(ls, end, line, len, pos);
         }
@@ -144,7 +151,8 @@ int eddy_lines_next(eddy_lines *ls, const char **line, size_t *len,
         }
         return take(ls, ls->len, 0, line, len, pos);
     }
-    if (have > ls->max_line) { /* start or continue dropping */
+    if (have > ls->max_line + 1) { /* start or continue dropping (the +1:
+                                      room for a CR before the newline) */
         if (!ls->dropping) {
             ls->dropping = 1;
             drop_start(ls, ls->len);

@@ -60,6 +60,17 @@ int main(void) {
         TAP_STREQ(out, "ok@0|LONG@3:23|",
                   "an over-long last line without newline (step %zu)",
                   steps[i]);
+        split("exactly8\r\nnine-byte\r\n", steps[i], 8, out, sizeof out);
+        TAP_STREQ(out, "exactly8@0|LONG@10:10|",
+                  "the CR of a CRLF line is not counted against max_line "
+                  "(step %zu)",
+                  steps[i]);
+        split("\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBFx\n", steps[i], 100, out,
+              sizeof out);
+        TAP_STREQ(out, "{\"a\":1}@0|\xEF\xBB\xBFx@11|",
+                  "a byte order mark opening the input is dropped, and only "
+                  "there (step %zu)",
+                  steps[i]);
     }
     split("", 4, 10, out, sizeof out);
     TAP_STREQ(out, "", "empty input gives no lines");
