@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "coremod.h"
 #include "job_impl.h"
@@ -46,6 +47,21 @@ static char *default_name(const char *job_file) {
     if (strspn(name, ".") < strlen(name)) return name; /* not "" or ".." */
     free(name);
     return strdup("job");
+}
+
+/* Jobs without a name used eddy-state/job before they were named after
+ * their files: say so when that dir is there and the new one is not, so
+ * that such a job does not start afresh unnoticed. */
+static void warn_old_default(const char *sd) {
+    struct stat st;
+    if (stat("eddy-state/job", &st) != 0 || !S_ISDIR(st.st_mode) ||
+        strcmp(sd, "eddy-state/job") == 0 || stat(sd, &st) == 0)
+        return;
+    eddy_warn("this job has no name, so its state dir is %s; ./eddy-state/job "
+              "holds the state of a job without a name from an earlier eddy "
+              "(they all used it): to resume that state, set name = \"job\" "
+              "or run with --state-dir eddy-state/job",
+              sd);
 }
 
 /* Reads job-wide options from the plan at index plan. */
@@ -170,6 +186,9 @@ int eddy_job_load_plan(eddy_job *job, const eddy_job_config *cfg, char *err,
     set_paths(L, cfg->lua_dir, job->dir);
     if (run_job_file(job, cfg->job_file, err, errlen) != 0) return -1;
     int plan = lua_gettop(L);
+    lua_getfield(L, plan, "name");
+    int named = !lua_isnil(L, -1);
+    lua_pop(L, 1);
     int rc = read_options(job, L, plan, err, errlen);
     if (rc == 0) {
         char sd[4096];
@@ -179,6 +198,8 @@ int eddy_job_load_plan(eddy_job *job, const eddy_job_config *cfg, char *err,
             snprintf(sd, sizeof sd, "eddy-state/%s", job->name);
         free(job->state_dir);
         job->state_dir = strdup(sd);
+        if (!cfg->state_dir && !named && job->restarts == 0)
+            warn_old_default(sd);
         if (job->plan_hook &&
             job->plan_hook(job->plan_hook_ud, L, plan, err, errlen) != 0) {
             lua_pop(L, 1);

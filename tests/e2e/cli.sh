@@ -472,4 +472,21 @@ is "$(cat "$D/nan.out")" "" "a json sink still refuses NaN"
 contains "$(cat "$T_TMP/st-nan/dead-letters.ndjson" 2>/dev/null)" "cannot encode NaN/inf" \
   "and the event goes to the dead letters"
 
+# ---- a job without a name, beside an eddy-state/job of earlier eddys ---------
+mkdir -p "$T_TMP/old/eddy-state/job"
+cat >"$T_TMP/old/jobA.lua" <<'LUA'
+local eddy = require("eddy")
+local job = eddy.job{}
+job:source("in", eddy.source.file{ path = "in.txt", format = "lines" })
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+LUA
+printf 'x\n' >"$T_TMP/old/in.txt"
+(cd "$T_TMP/old" && "$EDDY" run jobA.lua) 2>"$T_TMP/err-old"
+is "$?" 0 "a job without a name runs beside an old eddy-state/job"
+contains "$(cat "$T_TMP/err-old")" 'set name = "job" or run with --state-dir eddy-state/job' \
+  "and is told where the state of unnamed jobs used to go"
+(cd "$T_TMP/old" && "$EDDY" run jobA.lua) 2>"$T_TMP/err-old"
+if grep -q "no name" "$T_TMP/err-old"; then ok 1 "once its own state dir exists, no more"; else ok 0 "once its own state dir exists, no more"; fi
+
 [ "$T_FAILED" -eq 0 ]
