@@ -58,6 +58,9 @@ $(B)/tests/%: tests/unit/%.c $(B)/libeddy.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iruntime $(LDFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
 
+# the regression test includes the fuzz targets' sources
+$(B)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
+
 demo: deps all
 	@scripts/demo
 

@@ -7,12 +7,14 @@
  * offset after a line, then the bytes from there fed again).
  *
  * Every event is checked against a model: the stream splits at each '\n';
- * a piece longer than max_line (counting a trailing '\r') is one LONG
- * event with its start and full length, any other piece is one LINE event
- * (its bytes, one trailing '\r' removed); a last piece without '\n' comes
- * only after eddy_lines_finish. So lines never hold '\n', are at most
- * max_line long, positions increase, no bytes are lost or invented, the
- * offset is always right, and the buffer stays within max_line + chunk. */
+ * a piece longer than max_line (not counting a '\r' before its '\n'; a
+ * last piece without '\n' counts all its bytes) is one LONG event with its
+ * start and full length, any other piece is one LINE event (its bytes, one
+ * trailing '\r' removed, and a UTF-8 byte order mark at stream offset 0);
+ * a last piece without '\n' comes only after eddy_lines_finish. So lines
+ * never hold '\n', are at most max_line long, positions increase, no bytes
+ * are lost or invented, the offset is always right, and the buffer stays
+ * within max_line + 1 + chunk. */
 #include "lines.h"
 
 #include "fuzz_common.h"
@@ -40,8 +42,8 @@ static int fz_lines_check(const uint8_t *data, size_t size) {
             size_t room = 0;
             char *p = eddy_lines_space(ls, &room);
             FZ_CHECK(p != NULL);
-            FZ_CHECKM(room >= chunk && room <= max_line + chunk,
-                      "the buffer outgrew max_line + chunk");
+            FZ_CHECKM(room >= chunk && room <= max_line + 1 + chunk,
+                      "the buffer outgrew max_line + 1 + chunk");
             uint32_t r = fz_rng_next(&rng);
             size_t k = r % 8 == 0 ? room : 1 + (r >> 3) % room;
             if (k > n - fed) k = n - fed;
@@ -61,22 +63,30 @@ static int fz_lines_check(const uint8_t *data, size_t size) {
             FZ_CHECK(rc == EDDY_LINES_LINE || rc == EDDY_LINES_LONG);
             const char *nl = memchr(s + cur, '\n', fed - cur);
             size_t end = nl ? (size_t)(nl - s) : fed, raw = end - cur;
+            size_t cr = raw > 0 && s[end - 1] == '\r';
+            size_t counted = nl ? raw - cr : raw; /* against max_line */
+            size_t bom = base + cur == 0 && raw - cr >= 3 &&
+                         memcmp(s + cur, "\xEF\xBB\xBF", 3) == 0
+                             ? 3
+                             : 0;
             FZ_CHECKM(nl != NULL || finished,
                       "a line was handed out before its newline");
             FZ_CHECKM(nl != NULL || raw > 0, "an event after the last byte");
             FZ_CHECKM(pos == base + cur, "wrong position");
             if (rc == EDDY_LINES_LINE) {
-                size_t want = raw - (raw > 0 && s[end - 1] == '\r');
-                FZ_CHECKM(raw <= max_line, "an over-long line was delivered");
+                size_t want = raw - cr - bom;
+                FZ_CHECKM(counted <= max_line,
+                          "an over-long line was delivered");
                 FZ_CHECKM(len == want, "wrong line length");
                 FZ_CHECK(len <= max_line);
                 FZ_CHECK(len == 0 || line != NULL);
                 FZ_CHECKM(len == 0 || memchr(line, '\n', len) == NULL,
                           "a line holds a newline");
-                FZ_CHECKM(len == 0 || memcmp(line, s + cur, len) == 0,
+                FZ_CHECKM(len == 0 || memcmp(line, s + cur + bom, len) == 0,
                           "a line's bytes differ from the input");
             } else {
-                FZ_CHECKM(raw > max_line, "a short line was reported LONG");
+                FZ_CHECKM(counted > max_line,
+                          "a short line was reported LONG");
                 FZ_CHECKM(len == raw, "wrong length of a dropped line");
             }
             cur = nl ? end + 1 : end;
@@ -93,7 +103,7 @@ static int fz_lines_check(const uint8_t *data, size_t size) {
         /* MORE: every complete line is out; a partial one is pending, or
          * it is over-long and being dropped. */
         size_t have = fed - cur;
-        int dropping = have > max_line;
+        int dropping = have > max_line + 1; /* + 1: room for a '\r' */
         FZ_CHECKM(memchr(s + cur, '\n', have) == NULL,
                   "MORE while a complete line is buffered");
         FZ_CHECKM(eddy_lines_pending(ls) == (dropping ? 0 : have),
