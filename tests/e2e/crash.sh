@@ -45,15 +45,8 @@ ok $? "eddy state reads the reference run"
 is "$(wc -l < ref.state)" "5000" "the reference state has 5000 keys"
 
 rm -f out.ndjson
-kills=0 finished=0 recovered=0
-for i in $(seq 1 "$KILLS"); do
-  "$EDDY" run job.lua --state-dir crashed --log-level info 2>>crash.log &
-  pid=$!
-  sleep "$(printf "0.%02d" $(( (RANDOM % (${MAX_CS:-30} - 2)) + 2 )))"
-  if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); else finished=1; fi
-  wait "$pid" 2>/dev/null
-  [ "$finished" = 1 ] && break
-done
+kill_runs job.lua crashed "$KILLS" "${MAX_CS:-30}"
+kills=$KILLED
 recovered=$(grep -c "recovered from checkpoint" crash.log)
 echo "# $kills kills, $recovered recoveries"
 "$EDDY" run job.lua --state-dir crashed --log-level warn

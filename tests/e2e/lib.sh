@@ -51,3 +51,24 @@ wait_for() {
   done
   return 1
 }
+
+# kill_runs JOB DIR KILLS MAX_CS [USR1]: runs `eddy run JOB --state-dir DIR`
+# up to KILLS times, each killed with SIGKILL after 0.02..MAX_CS/100 s (with
+# USR1 set, a SIGUSR1 first: a checkpoint in the middle of a read); stops
+# early once a run finishes on its own. Logs go to crash.log; sets KILLED.
+kill_runs() {
+  local job=$1 dir=$2 kills=$3 max_cs=$4 usr1=${5:-} i pid
+  KILLED=0
+  for i in $(seq 1 "$kills"); do
+    "$EDDY" run "$job" --state-dir "$dir" --log-level info 2>>crash.log &
+    pid=$!
+    sleep "$(printf "0.%02d" $(( (RANDOM % (max_cs - 2)) + 2 )))"
+    if [ -n "$usr1" ]; then
+      kill -USR1 "$pid" 2>/dev/null
+      sleep "0.0$(( RANDOM % 5 ))"
+    fi
+    if ! kill -9 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; return; fi
+    KILLED=$((KILLED + 1))
+    wait "$pid" 2>/dev/null
+  done
+}

@@ -141,14 +141,18 @@ ok $? "several reloads happened while it ran ($(grep -c 'reloaded' err2))"
 # r.lua fails once per "boom" marker (a transient error), so each boom
 # event costs one restart; with OPENFAIL present, open fails once.
 mkdir -p rs && cd rs
-cat > r.lua <<'LUA'
-local M = {}
-local function once(name)
+cat > once.lua <<'LUA'
+-- once(name): true the first time it is asked about name (a marker file)
+return function(name)
   local f = io.open(name)
   if f then f:close() return false end
   f = io.open(name, "w"); f:write("x"); f:close()
   return true
 end
+LUA
+cat > r.lua <<'LUA'
+local M = {}
+local once = dofile("once.lua")
 function M.process(ev, ctx)
   if ev.boom and once(ev.boom) then error("transient failure " .. ev.boom) end
   ctx.state.n = (ctx.state.n or 0) + 1
@@ -185,12 +189,7 @@ printf '{"k":"a","boom":"m2"}\n' >> in.ndjson
 wait_for has_count 'restart 2 in' err 1
 cat > .r.tmp <<'LUA'
 local M = {}
-local function once(name)
-  local f = io.open(name)
-  if f then f:close() return false end
-  f = io.open(name, "w"); f:write("x"); f:close()
-  return true
-end
+local once = dofile("once.lua")
 function M.open(ctx)
   local f = io.open("OPENFAIL")
   if f then f:close(); os.remove("OPENFAIL"); error("cannot open the lookup table") end

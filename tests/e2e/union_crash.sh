@@ -50,19 +50,9 @@ cmp -s ref.out out.ndjson
 ok $? "SIGUSR1 checkpoints do not change the union's order"
 
 rm -f out.ndjson
-kills=0 finished=0
-for i in $(seq 1 "$KILLS"); do
-  "$EDDY" run job.lua --state-dir crashed --log-level info 2>>crash.log &
-  pid=$!
-  sleep "$(printf "0.%02d" $(( (RANDOM % 25) + 3 )))"
-  kill -USR1 "$pid" 2>/dev/null
-  sleep 0.0$(( RANDOM % 5 ))
-  if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); else finished=1; fi
-  wait "$pid" 2>/dev/null
-  [ "$finished" = 1 ] && break
-done
+kill_runs job.lua crashed "$KILLS" 30 usr1
 recovered=$(grep -c "recovered from checkpoint" crash.log)
-echo "# $kills kills, $recovered recoveries"
+echo "# $KILLED kills, $recovered recoveries"
 "$EDDY" run job.lua --state-dir crashed --log-level warn
 ok $? "the run after the kills finishes"
 [ "$recovered" -ge 3 ]
