@@ -11,11 +11,12 @@
  * from 0) and rotation (the path names another regular file: the old one
  * is read to its end first, its last unterminated line delivered, then the
  * new one is read from 0). A missing path is polled quietly (one log line)
- * while the old file stays open and read. Invariant: the line splitter's
- * offset always counts bytes of the file f->fd has open, so a checkpoint
- * (offset, dev, inode) names the file it was taken in. Pipes and terminals
- * (stdin) use an ev_io watcher, also one chunk per callback. The struct
- * owns its fd (except stdin) and its line splitter. */
+ * while the old file stays open and read; a path missing at the start is
+ * polled the same way until it appears (open_late). Invariant: the line
+ * splitter's offset always counts bytes of the file f->fd has open, so a
+ * checkpoint (offset, dev, inode) names the file it was taken in. Pipes and
+ * terminals (stdin) use an ev_io watcher, also one chunk per callback. The
+ * struct owns its fd (except stdin) and its line splitter. */
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -231,10 +232,16 @@ static int check_rotated(file_src *f) {
 }
 
 /* follow mode: looks for appended bytes, then truncation and rotation. */
+static int open_late(file_src *f);
+
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     file_src *f = w->data;
     if (eddy_source_halted(f->src)) {
         stop_watchers(f);
+        return;
+    }
+    if (f->fd < 0) { /* not there yet (open_late) */
+        open_late(f);
         return;
     }
     ssize_t n = read_chunk(f);
@@ -278,31 +285,58 @@ static void fs_seek(file_src *f, const struct stat *st) {
               (unsigned long long)f->resume);
 }
 
+/* Starts reading the open f->fd: from the checkpoint's position if it is
+ * the same file, else from 0. */
+static void begin_reading(file_src *f) {
+    struct stat st;
+    f->regular = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+    read_from(f, 0);
+    if (f->path && f->resume > 0) fs_seek(f, &st);
+    if (f->regular) {
+        ev_idle_start(f->loop, &f->idle);
+    } else {
+        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) | O_NONBLOCK);
+        ev_io_set(&f->io, f->fd, EV_READ);
+        ev_io_start(f->loop, &f->io);
+    }
+}
+
+/* follow = true on a path that does not exist yet: like `tail -F`, the
+ * source waits for it (polled); 1 once it is open and read. */
+static int open_late(file_src *f) {
+    f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0) return 0;
+    eddy_info("source %s: %s appeared: reading it", eddy_source_name(f->src),
+              f->path);
+    f->missing = 0;
+    ev_timer_stop(f->loop, &f->poll);
+    begin_reading(f);
+    return 1;
+}
+
 static int fs_start(void *impl, char *err, size_t errlen) {
     file_src *f = impl;
     f->loop = eddy_job_loop(eddy_source_job(f->src));
+    ev_idle_init(&f->idle, idle_cb);
+    ev_io_init(&f->io, io_cb, f->fd, EV_READ);
+    ev_timer_init(&f->poll, poll_cb, FOLLOW_POLL_S, FOLLOW_POLL_S);
+    f->idle.data = f->io.data = f->poll.data = f;
     if (f->path) {
         f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0 && f->follow && errno == ENOENT) {
+            eddy_info("source %s: %s does not exist yet: waiting for it",
+                      eddy_source_name(f->src), f->path);
+            f->missing = 1;
+            ev_timer_again(f->loop, &f->poll);
+            return 0;
+        }
         if (f->fd < 0) {
             snprintf(err, errlen, "source %s: cannot open %s: %s",
                      eddy_source_name(f->src), f->path, strerror(errno));
             return -1;
         }
     }
-    struct stat st;
-    f->regular = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
-    read_from(f, 0);
-    if (f->path && f->resume > 0) fs_seek(f, &st);
-    ev_idle_init(&f->idle, idle_cb);
-    ev_io_init(&f->io, io_cb, f->fd, EV_READ);
-    ev_timer_init(&f->poll, poll_cb, FOLLOW_POLL_S, FOLLOW_POLL_S);
-    f->idle.data = f->io.data = f->poll.data = f;
-    if (f->regular) {
-        ev_idle_start(f->loop, &f->idle);
-    } else {
-        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) | O_NONBLOCK);
-        ev_io_start(f->loop, &f->io);
-    }
+    begin_reading(f);
     return 0;
 }
 

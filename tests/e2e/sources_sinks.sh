@@ -488,4 +488,30 @@ is "$(cat "$J/all.ndjson" "$J/b.ndjson")" \
   "$(printf '{"a":1,"long":"%s"}\n{"a":2,"long":"%s"}\n{"b":1}\n{"b":2}' "$X30" "$X30")" \
   "file sinks on files of their own: each file holds its own lines intact"
 
+# ---- follow = true on a file that does not exist yet: wait, like tail -F -----
+mkjob later <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "later", checkpoint = { interval_ms = 100 } }
+job:source("in", eddy.source.file{ path = "later.txt", format = "lines", follow = true })
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+EOF
+fresh_state
+(cd "$J" && exec "$EDDY" run job.lua --state-dir "$ST") >"$J/stdout" 2>"$J/stderr" &
+PID=$!
+wait_for grep -q "later.txt does not exist yet: waiting for it" "$J/stderr"
+ok $? "follow on a missing file: the job starts and says it waits"
+kill -0 "$PID" 2>/dev/null
+ok $? "follow on a missing file: and keeps running"
+printf 'one\ntwo\n' >"$J/later.txt"
+wait_for has_line "$J/out.txt" "two"
+ok $? "follow on a missing file: once it appears its lines arrive"
+printf 'three\n' >>"$J/later.txt"
+wait_for has_line "$J/out.txt" "three"
+ok $? "follow on a missing file: and it is tailed from then on"
+kill -TERM "$PID"
+wait "$PID"
+is "$?" 0 "follow on a missing file: exit 0 after SIGTERM"
+is "$(cat "$J/out.txt")" "$(printf 'one\ntwo\nthree')" "follow on a missing file: every line once"
+
 [ "$T_FAILED" -eq 0 ]
