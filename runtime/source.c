@@ -428,7 +428,19 @@ typedef struct drain_args {
     eddy_lines *lines;
     int some;  /* stop early when the loop is wanted (a signal...) */
     int early; /* it did: lines are left */
+    eddy_vm *vm;
+    unsigned tick0; /* the watchdog's ticks when the drain began */
 } drain_args;
+
+/* Should a drain_some give the loop back now, between two lines? When it
+ * is wanted (a signal, a checkpoint written), or after two watchdog ticks
+ * (50 to 100 ms), so that timers and periodic checkpoints keep their
+ * schedule with a slow operator. Sources keep their order all the same
+ * (eddy_job_hold_turn), and a checkpoint records the turn in hand. */
+static int yield_now(const drain_args *a) {
+    return a->some &&
+           (eddy_job_loop_wanted() || eddy_vm_ticks(a->vm) - a->tick0 >= 2);
+}
 
 /* Delivers the complete lines buffered (see eddy_source_drain_some).
  * [-0, +0, e] */
@@ -438,8 +450,7 @@ static int drain_lines(lua_State *L, void *ud) {
     size_t len;
     uint64_t pos;
     int r;
-    while (!eddy_source_halted(a->s) &&
-           !(a->early = a->some && eddy_job_loop_wanted()) &&
+    while (!eddy_source_halted(a->s) && !(a->early = yield_now(a)) &&
            (r = eddy_lines_next(a->lines, &line, &len, &pos)) !=
                EDDY_LINES_MORE) {
         if (r == EDDY_LINES_LINE)
@@ -452,8 +463,8 @@ static int drain_lines(lua_State *L, void *ud) {
 }
 
 static int drain(eddy_source *s, eddy_lines *lines, int some) {
-    drain_args a = {s, lines, some, 0};
     eddy_vm *vm = eddy_job_vm(s->job);
+    drain_args a = {s, lines, some, 0, vm, eddy_vm_ticks(vm)};
     if (eddy_vm_protect(vm, drain_lines, &a) != 0)
         eddy_job_fail(s->job, "source %s: %s", s->name, eddy_vm_error(vm));
     if (some) eddy_job_hold_turn(s->job, s, a.early);

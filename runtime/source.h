@@ -78,8 +78,9 @@ void eddy_source_line(eddy_source *s, const char *line, size_t len,
 struct eddy_lines;
 void eddy_source_drain(eddy_source *s, struct eddy_lines *lines);
 /* The same, but returns 1 early, between two lines, when the loop is
- * wanted (a signal, a checkpoint written: a slow operator on a long chunk
- * must not keep them waiting). The rest stay buffered: the caller must
+ * wanted (a signal, a checkpoint written) or 50-100 ms have passed: a slow
+ * operator on a long chunk must not keep signals, timers and checkpoints
+ * waiting. The rest stay buffered: the caller must
  * come back (its idle watcher still running) and drain them before it
  * reads more, and until it has, the other sources hold their turns
  * (eddy_job_turn_held). Else 0. */

@@ -39,6 +39,7 @@ struct eddy_vm {
     atomic_uint_fast64_t seq;     /* bumped per top-level call */
     atomic_int busy;              /* depth > 0, for the watchdog */
     atomic_uint_fast64_t expired; /* seq the watchdog declared overdue */
+    atomic_uint ticks;            /* the watchdog's ticks (50 ms at most) */
     _Atomic int64_t event_ms;     /* 0: no limit */
     pthread_t wd;
     int wd_running;
@@ -280,6 +281,7 @@ static void *vm_watchdog(void *arg) {
         if (tick > 50) tick = 50;
         wd_sleep(vm, tick);
         if (atomic_load(&vm->wd_stop)) break;
+        atomic_fetch_add_explicit(&vm->ticks, 1, memory_order_relaxed);
         uint_fast64_t s = atomic_load(&vm->seq);
         int64_t now = eddy_clock_mono_ms();
         if (!atomic_load(&vm->busy) || s != seen) {
@@ -423,6 +425,10 @@ int eddy_vm_protect(eddy_vm *vm, eddy_protected_fn fn, void *ud) {
         return -1;
     }
     return 0;
+}
+
+unsigned eddy_vm_ticks(eddy_vm *vm) {
+    return atomic_load_explicit(&vm->ticks, memory_order_relaxed);
 }
 
 void eddy_vm_set_texts(eddy_vm *vm, eddy_texts *texts) {

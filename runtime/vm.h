@@ -41,6 +41,10 @@ int eddy_vm_call(eddy_vm *vm, int nargs, int nres);
 void eddy_vm_push_handler(eddy_vm *vm);
 int eddy_vm_pcall(eddy_vm *vm, int h, int nargs, int nres);
 const char *eddy_vm_error(const eddy_vm *vm);
+/* Counts the time-limit watchdog's ticks, one every 50 ms at most while
+ * limits.event_ms is set (else it stays 0): a cheap way to notice, per
+ * event, that time has passed. */
+unsigned eddy_vm_ticks(eddy_vm *vm);
 /* Runs fn(L, ud) in protected mode, so that an error the Lua API raises
  * there (out of memory, under limits.memory_mb) cannot escape to C code
  * without a handler. fn returns 0, or -1 to report its own failure (then

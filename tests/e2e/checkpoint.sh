@@ -164,6 +164,18 @@ is "$off" "$(head -n "$n" slow.ndjson | wc -c | tr -d ' ')" "the final checkpoin
 "$EDDY" run slow.lua --state-dir st-slow 2>/dev/null
 is "$(cat slow.out)" "$(cat slow.ndjson)" "a second run finishes: every event once"
 
+# --- with a slow operator, periodic checkpoints keep their schedule ---------
+# 30 events of 0.1 s each arrive in one read: checkpoints every 200 ms are
+# taken between two events of that read, not once at its end.
+sed -e 's/name = "slow", checkpoint = false/name = "slow2", checkpoint = { interval_ms = 200 }/' \
+    -e 's/os.clock() + 0.2/os.clock() + 0.1/' -e 's/slow.out/slow2.out/' slow.lua > slow2.lua
+"$EDDY" run slow2.lua --state-dir st-slow2 2>errslow2
+ok $? "a slow job with periodic checkpoints ends well"
+n=$(grep -c "(interval)" errslow2)
+[ "$n" -ge 3 ]
+ok $? "periodic checkpoints were taken during the long read ($n of them)"
+is "$(cat slow2.out)" "$(cat slow.ndjson)" "and every event reached the sink once"
+
 # --- operator-wide ctx.state that is not a table: the checkpoint says so ---
 printf 'x\n' > one.txt
 cat > strstate.lua <<'LUA'
