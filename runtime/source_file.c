@@ -12,12 +12,15 @@
  * is read to its end first, its last unterminated line delivered, then the
  * new one is read from 0). A missing path is polled quietly (one log line)
  * while the old file stays open and read; a path missing at the start is
- * polled the same way until it appears (open_late). Invariant: the line
+ * polled the same way until it appears (open_late). At recovery, a
+ * followed file rotated since the checkpoint is found in its directory by
+ * its inode and read to its end first (find_rotated). Invariant: the line
  * splitter's offset always counts bytes of the file f->fd has open, so a
  * checkpoint (offset, dev, inode) names the file it was taken in. Pipes and
  * terminals (stdin) use an ev_io watcher, also one chunk per callback. The
  * struct owns its fd (except stdin) and its line splitter. */
 #include <errno.h>
+#include <dirent.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <lauxlib.h>
@@ -285,10 +288,45 @@ static void fs_seek(file_src *f, const struct stat *st) {
               (unsigned long long)f->resume);
 }
 
+/* Recovery of a followed file that was rotated while eddy was down (or
+ * before a checkpoint saw the rotation): the checkpoint's file may still
+ * be in the path's directory under another name (app.log.1). Opens it in
+ * place of f->fd, so that its rest is read first; the rotation check
+ * then moves on to the file at the path, from 0, as it does live. */
+static void find_rotated(file_src *f) {
+    struct stat st;
+    if (!f->follow || f->want_ino < 0 || fstat(f->fd, &st) != 0 ||
+        ((long long)st.st_ino == f->want_ino &&
+         (long long)st.st_dev == f->want_dev))
+        return;
+    char dir[4096], p[4096 + 256];
+    snprintf(dir, sizeof dir, "%s", f->path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    DIR *d = opendir(slash ? (dir[0] ? dir : "/") : ".");
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        snprintf(p, sizeof p, "%s/%s", slash ? dir : ".", e->d_name);
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (long long)st.st_ino != f->want_ino ||
+            (long long)st.st_dev != f->want_dev)
+            continue;
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        eddy_info("source %s: %s was rotated to %s since the checkpoint: "
+                  "reading its rest first",
+                  eddy_source_name(f->src), f->path, p);
+        close(f->fd);
+        f->fd = fd;
+        break;
+    }
+    if (d) closedir(d);
+}
+
 /* Starts reading the open f->fd: from the checkpoint's position if it is
  * the same file, else from 0. */
 static void begin_reading(file_src *f) {
     struct stat st;
+    if (f->path && f->resume > 0) find_rotated(f);
     f->regular = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
     read_from(f, 0);
     if (f->path && f->resume > 0) fs_seek(f, &st);

@@ -514,4 +514,37 @@ wait "$PID"
 is "$?" 0 "follow on a missing file: exit 0 after SIGTERM"
 is "$(cat "$J/out.txt")" "$(printf 'one\ntwo\nthree')" "follow on a missing file: every line once"
 
+# ---- follow: a rotation while eddy is down (after a kill -9) -----------------
+# The lines the old file got after the last checkpoint are read from where
+# it was renamed to, then the new file from its start: nothing is lost.
+mkjob rotdown <<'EOF'
+local eddy = require("eddy")
+local job = eddy.job{ name = "rotdown", checkpoint = { interval_ms = 50 } }
+job:source("in", eddy.source.file{ path = "app.log", format = "lines", follow = true })
+  :sink(eddy.sink.file{ path = "out.txt", format = "lines" })
+return job
+EOF
+printf 'a1\na2\n' >"$J/app.log"
+fresh_state
+(cd "$J" && exec "$EDDY" run job.lua --state-dir "$ST") >"$J/stdout" 2>"$J/stderr" &
+PID=$!
+wait_for has_line "$J/out.txt" "a2"
+wait_for grep -q "checkpoint [0-9]* (interval)" "$J/stderr"
+sleep 0.2
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+printf 'a3\na4\n' >>"$J/app.log"   # after the last checkpoint, before the rotation
+mv "$J/app.log" "$J/app.log.1"
+printf 'b1\nb2\n' >"$J/app.log"
+(cd "$J" && exec "$EDDY" run job.lua --state-dir "$ST") >"$J/stdout" 2>"$J/stderr2" &
+PID=$!
+wait_for has_line "$J/out.txt" "b2"
+ok $? "follow, rotated while down: the new file is read"
+contains "$(cat "$J/stderr2")" "app.log was rotated to $J/app.log.1 since the checkpoint: reading its rest first" \
+  "follow, rotated while down: the checkpoint's file is found under its new name"
+kill -TERM "$PID"
+wait "$PID"
+is "$(cat "$J/out.txt")" "$(printf '%s\n' a1 a2 a3 a4 b1 b2)" \
+  "follow, rotated while down: the old file's last lines and the new file's, each once, in order"
+
 [ "$T_FAILED" -eq 0 ]
