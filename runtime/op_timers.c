@@ -14,6 +14,7 @@
 #include "log.h"
 #include "operator_impl.h"
 #include "state_codec.h"
+#include "texts.h"
 
 static void op_arm(eddy_op *op);
 
@@ -89,20 +90,16 @@ static void timer_event(lua_State *L, int64_t when, int kind) {
     lua_setfield(L, -2, "kind");
 }
 
-/* A timer's identity for poison pills: an FNV-1a-style hash of its key,
- * kind and time.
- * [-0, +0, -] */
+/* A timer's identity for poison pills: its key's bytes hashed as texts.c
+ * hashes a script, then its kind and time mixed in. [-0, +0, -] */
 static uint64_t timer_id(lua_State *L, int key, int kind, int64_t when) {
-    uint64_t h = 1469598103934665603ULL;
     size_t n = 0;
     lua_Integer i = 0;
     const char *s =
         lua_type(L, key) == LUA_TSTRING ? lua_tolstring(L, key, &n) : NULL;
     if (s == NULL)
         i = lua_tointeger(L, key), s = (const char *)&i, n = sizeof i;
-    for (size_t j = 0; j < n; j++)
-        h = (h ^ (unsigned char)s[j]) * 1099511628211ULL;
-    h = (h ^ (uint64_t)kind) * 1099511628211ULL;
+    uint64_t h = (eddy_texts_hash(s, n) ^ (uint64_t)kind) * 1099511628211ULL;
     return (h ^ (uint64_t)when) * 1099511628211ULL;
 }
 
